@@ -1,0 +1,48 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+ASSAY  := $(VENV)/bin/assay
+STAMP  := $(VENV)/.installed
+
+.PHONY: install data test test-fast lint format demo image freeze clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+data: install
+	$(ASSAY) data prepare
+
+# Everything, slow tests included (what CI runs).
+test: install
+	$(PY) -m pytest
+
+# Fast unit tests only.
+test-fast: install
+	$(PY) -m pytest -m "not slow"
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+demo: data
+	$(ASSAY) demo
+
+image: install
+	scripts/build-grader-image.sh
+
+freeze: install
+	$(PY) -m pip freeze --exclude-editable > requirements.txt
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

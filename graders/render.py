@@ -1,0 +1,78 @@
+"""Plain-text rendering of a report for the terminal."""
+
+from __future__ import annotations
+
+from graders.report import Report, SetScore
+
+LOG_TAIL_LINES = 20
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _verdict_lines(report: Report) -> list[str]:
+    if report.status == "failed":
+        err = report.error
+        where = f" in {err.phase}" if err.phase else ""
+        lines = [f"FAILED{where}: {err.code}", f"  {err.message}"]
+        if err.detail:
+            lines += [
+                "",
+                *("  " + line for line in err.detail.rstrip().splitlines()[-LOG_TAIL_LINES:]),
+            ]
+        return lines
+    v = report.verdict
+    head = "PASSED" if v.passed else "BELOW THE BAR"
+    if v.borderline:
+        head += "  (borderline: within the run-to-run spread of the bar)"
+    lines = [head]
+    for c in v.checks:
+        sign = ">=" if c.higher_is_better else "<="
+        status = "met   " if c.met else "missed"
+        margin = "" if c.margin is None else f"  margin {c.margin:+.4f}"
+        lines.append(f"  {status} {c.label}: {_fmt(c.value)} (bar {sign} {c.bar}){margin}")
+    if v.note:
+        lines.append(f"  {v.note}")
+    return lines
+
+
+def _set_lines(score: SetScore, class_names: list[str]) -> list[str]:
+    lines = [f"{score.name} set ({score.n} examples)"]
+    lines += [f"  {mv.label:<28} {_fmt(mv.value)}" for mv in score.metrics]
+    if score.per_class:
+        lines.append(
+            f"  {'class':<12} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8} {'predicted':>9}"
+        )
+        pc = score.per_class
+        for i, name in enumerate(class_names):
+            lines.append(
+                f"  {name:<12} {pc['precision'][i]:>9.4f} {pc['recall'][i]:>9.4f} {pc['f1'][i]:>9.4f}"
+                f" {pc['support'][i]:>8} {pc['predicted'][i]:>9}"
+            )
+    return lines
+
+
+def render_text(report: Report) -> str:
+    """The whole report as text: verdict, metrics vs bars, per-class table, warnings, logs."""
+    lines = [f"{report.title} [{report.challenge}] on {report.dataset}/{report.tier}", ""]
+    lines += _verdict_lines(report)
+    for score in [s for s in (report.test, *report.extra) if s is not None]:
+        lines += ["", *_set_lines(score, report.class_names)]
+    if report.runs:
+        lines += ["", "runs:"] + [
+            f"  seed {r.get('seed')}: {_fmt(r.get('value'))}" for r in report.runs
+        ]
+    if report.warnings:
+        lines += ["", "warnings:", *(f"  - {w}" for w in report.warnings)]
+    if report.reproducibility:
+        lines += [
+            "",
+            "reproducibility:",
+            *(f"  {k}: {v}" for k, v in report.reproducibility.items()),
+        ]
+    for stream, text in report.logs.items():
+        if text.strip():
+            tail = text.rstrip().splitlines()[-LOG_TAIL_LINES:]
+            lines += ["", f"{stream} (last {len(tail)} lines):", *(f"  {line}" for line in tail)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,130 @@
+"""The report model: what the CLI prints, the web app shows and JSON export writes.
+
+Plain dataclasses with ``to_dict``/``from_dict``, so a report survives a round trip
+through the database or a JSON file unchanged. A submission that could not be
+graded is still a report: ``status="failed"`` and an ``ErrorInfo`` saying why.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class MetricValue:
+    """One metric on one evaluation set; ``value`` is None where it does not apply."""
+
+    name: str
+    label: str
+    value: float | None
+    higher_is_better: bool = True
+
+
+@dataclass
+class ThresholdCheck:
+    """One pass bar: met or missed, and by how much (``margin`` > 0 is on the good side)."""
+
+    metric: str
+    label: str
+    bar: float
+    value: float | None
+    met: bool
+    margin: float | None
+    higher_is_better: bool = True
+
+
+@dataclass
+class Verdict:
+    """Overall pass only when every check is met; ``borderline`` when within run-to-run spread."""
+
+    passed: bool
+    checks: list[ThresholdCheck]
+    borderline: bool = False
+    note: str = ""
+
+
+@dataclass
+class SetScore:
+    """Scores on one evaluation set (the hidden ``test`` set, or an out-of-domain set)."""
+
+    name: str
+    n: int
+    metrics: list[MetricValue]
+    per_class: dict[str, list] = field(default_factory=dict)
+    confusion: list[list[int]] = field(default_factory=list)
+    roc: dict[str, list[float]] | None = None
+
+    def value(self, metric: str) -> float | None:
+        return next((m.value for m in self.metrics if m.name == metric), None)
+
+
+@dataclass
+class ErrorInfo:
+    """Why a submission could not be graded, in words a candidate can act on."""
+
+    code: str
+    message: str
+    phase: str = ""
+    detail: str = ""  # e.g. the last frames of a traceback: staff and the candidate may see it
+
+
+@dataclass
+class Report:
+    """A graded (or failed) submission."""
+
+    challenge: str
+    title: str
+    dataset: str
+    tier: str
+    status: str  # "graded" or "failed"
+    class_names: list[str] = field(default_factory=list)
+    primary_metric: str = ""
+    verdict: Verdict | None = None
+    test: SetScore | None = None
+    extra: list[SetScore] = field(default_factory=list)
+    history: dict[str, list[float]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    error: ErrorInfo | None = None
+    logs: dict[str, str] = field(default_factory=dict)
+    reproducibility: dict[str, Any] = field(default_factory=dict)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "graded" and self.verdict is not None and self.verdict.passed
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        data = dict(data)
+        if data.get("verdict"):
+            v = dict(data["verdict"])
+            v["checks"] = [ThresholdCheck(**c) for c in v["checks"]]
+            data["verdict"] = Verdict(**v)
+        if data.get("test"):
+            data["test"] = _set_score(data["test"])
+        data["extra"] = [_set_score(s) for s in data.get("extra", [])]
+        if data.get("error"):
+            data["error"] = ErrorInfo(**data["error"])
+        return cls(**data)
+
+
+def _set_score(data: dict[str, Any]) -> SetScore:
+    return SetScore(**{**data, "metrics": [MetricValue(**m) for m in data["metrics"]]})
+
+
+def failed_report(
+    base: Report, code: str, message: str, phase: str = "", detail: str = ""
+) -> Report:
+    """``base`` (challenge, dataset, logs...) marked failed with a classified error."""
+    base.status = "failed"
+    base.verdict = None
+    base.error = ErrorInfo(code=code, message=message, phase=phase, detail=detail)
+    return base

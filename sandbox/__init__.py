@@ -1,0 +1,1 @@
+"""Where untrusted code runs: sandbox backends behind one interface, and the harness."""
