@@ -132,13 +132,12 @@ def _check_probability_range(arr: np.ndarray) -> None:
 
 
 def _as_ids(arr: np.ndarray, num_classes: int) -> np.ndarray:
-    if arr.dtype.kind == "f":
-        if not np.all(arr == np.round(arr)):
-            raise PredictionError(
-                "wrong_dtype",
-                f"1-D float predictions that are not whole numbers; for {num_classes} classes return "
-                f"class ids (n,) or probabilities (n, {num_classes})",
-            )
+    if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
+        raise PredictionError(
+            "wrong_dtype",
+            f"1-D float predictions that are not whole numbers; for {num_classes} classes return "
+            f"class ids (n,) or probabilities (n, {num_classes})",
+        )
     ids = arr.astype(np.int64)
     bad = (ids < 0) | (ids >= num_classes)
     if bad.any():
