@@ -148,11 +148,17 @@ class ChallengeSpec(_Spec):
 
     @model_validator(mode="after")
     def _metrics_known(self) -> ChallengeSpec:
-        named = [*self.metrics, self.primary_metric]
-        named += [m for bars in self.thresholds.values() for m in bars]
-        unknown = sorted({m for m in named if m not in METRICS})
+        bars = [(f"thresholds.{tier}", m) for tier, b in self.thresholds.items() for m in b]
+        named = [("metrics", m) for m in self.metrics] + [("primary_metric", self.primary_metric)]
+        unknown = [f"{key}: {m!r}" for key, m in [*named, *bars] if m not in METRICS]
         if unknown:
-            raise ValueError(f"unknown metric(s) {unknown}; known: {sorted(METRICS)}")
+            raise ValueError(f"unknown metric(s) {'; '.join(unknown)}; known: {sorted(METRICS)}")
+        # Only the metrics listed in `metrics` are computed: a bar on any other would always miss.
+        unreported = [f"{key}: {m!r}" for key, m in bars if m not in self.metrics]
+        if unreported:
+            raise ValueError(f"bar on a metric not listed in metrics: {'; '.join(unreported)}")
+        if self.primary_metric not in self.metrics:
+            raise ValueError(f"primary_metric {self.primary_metric!r} must be listed in metrics")
         if self.dataset.default_tier not in self.thresholds:
             raise ValueError(
                 f"dataset.default_tier {self.dataset.default_tier!r} has no [thresholds] table"
@@ -254,6 +260,7 @@ def schema_rows(
             if field.is_required()
             else repr(field.get_default(call_default_factory=True))
         )
-        type_name = getattr(ann, "__name__", None) or str(ann).replace("typing.", "")
+        # list[str] and Literal[...] also have a __name__ ("list", "Literal"): print them whole.
+        type_name = ann.__name__ if isinstance(ann, type) else str(ann).replace("typing.", "")
         rows.append((f"{prefix}{name}", type_name, default, field.description or ""))
     return rows

@@ -16,6 +16,8 @@ from graders.errors import AssayError
 
 # Exit codes shared by `assay score` and `assay grade`.
 EXIT_PASSED, EXIT_BELOW_BAR, EXIT_SUBMISSION_FAILED, EXIT_PLATFORM_FAILED = 0, 1, 2, 3
+# Error classes that are the platform's fault, not the submission's.
+PLATFORM_ERRORS = {"harness_error", "platform_error"}
 
 
 class _AssayGroup(click.Group):
@@ -158,6 +160,169 @@ def score(slug: str, tier: str | None, json_path: Path | None, predictions: Path
     report = score_file(slug, predictions, tier)
     emit_report(report, json_path)
     sys.exit(exit_code(report))
+
+
+# -- grade ---------------------------------------------------------------------------------------
+
+
+def pick_sandbox(name: str, image: str | None = None):
+    """The named backend, or with ``auto`` Docker when its engine answers, else bubblewrap."""
+    from sandbox.base import BACKENDS, get_sandbox
+    from sandbox.errors import SandboxUnavailable
+
+    options = {"image": image} if image else {}
+    if name != "auto":
+        return get_sandbox(name, **(options if name == "docker" else {}))
+    reasons = []
+    for candidate in ("docker", "bwrap"):
+        ok, reason = BACKENDS[candidate].available()
+        if ok:
+            return get_sandbox(candidate, **(options if candidate == "docker" else {}))
+        reasons.append(f"{candidate}: {reason}")
+    raise SandboxUnavailable("no sandbox backend can run here; " + "; ".join(reasons))
+
+
+class ProgressPrinter:
+    """Live progress on the terminal: phase, epoch/total and loss, one line rewritten in place."""
+
+    def __init__(self):
+        self.tty = sys.stderr.isatty()
+        self.phase = ""
+
+    def __call__(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "run" and event.get("runs", 1) > 1:
+            self._line(f"run {event['run']}/{event['runs']} (seed {event['seed']})", final=True)
+        elif kind == "phase":
+            self.phase = event.get("phase", self.phase)
+            self._line(
+                f"[{self.phase}] {event.get('status')}", final=event.get("status") != "sandbox"
+            )
+        elif kind == "epoch":
+            logs = event.get("logs", {})
+            metrics = "  ".join(
+                f"{k} {v:.4f}" for k, v in logs.items() if isinstance(v, int | float)
+            )
+            self._line(
+                f"[{self.phase}] epoch {event.get('epoch')}/{event.get('epochs')}  {metrics}",
+                final=False,
+            )
+        elif kind == "predicted":
+            self._line(f"[predict] {event.get('set')}: {event.get('n')} predictions", final=True)
+
+    def _line(self, text: str, final: bool) -> None:
+        if self.tty:
+            click.echo("\r\033[K" + text, nl=final, err=True)
+        else:
+            click.echo(text, err=True)
+
+
+def grade_path(
+    path: Path, slug: str, sandbox: str, options, image: str | None = None, progress=None
+):
+    """Check the file, then grade it in a sandbox; a refused file is a failed report, not an error."""
+    from graders.challenges import get_challenge
+    from graders.pipeline import grade
+    from graders.report import failed_report
+    from graders.scoring import blank_report, open_challenge_dataset
+    from graders.submissions import check_submission
+
+    challenge = get_challenge(slug)
+    dataset = open_challenge_dataset(challenge, options.tier)
+    problem = check_submission(path.name, path.read_bytes())
+    if problem is not None:
+        report = blank_report(challenge, dataset)
+        return failed_report(
+            report, problem.code, problem.message, phase="upload", detail=problem.detail
+        )
+    return grade(challenge, dataset, path, pick_sandbox(sandbox, image), options, progress)
+
+
+@main.command("grade")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--challenge", "slug", required=True, help="Challenge slug, e.g. lenet5-mnist.")
+@click.option(
+    "--sandbox", type=click.Choice(["auto", "docker", "bwrap"]), default="auto", show_default=True
+)
+@click.option("--tier", default=None, help="Dataset tier (default: the challenge's default tier).")
+@click.option(
+    "--repeats",
+    type=click.IntRange(1, 20),
+    default=1,
+    show_default=True,
+    help="Train N times, seeds in a row.",
+)
+@click.option("--seed", type=int, default=None, help="First random seed (default 1234).")
+@click.option(
+    "--train-limit",
+    type=click.IntRange(1),
+    default=None,
+    help="Train on the first N examples only.",
+)
+@click.option(
+    "--test-limit",
+    type=click.IntRange(1),
+    default=None,
+    help="Score the first N test examples only.",
+)
+@click.option("--image", default=None, help="Grader image for the docker sandbox.")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report as JSON.",
+)
+def grade_command(
+    path, slug, sandbox, tier, repeats, seed, train_limit, test_limit, image, json_path
+) -> None:
+    """Grade a solution (.py or .ipynb) in a sandbox: train, predict on hidden test inputs, score.
+
+    Exit code 0: passed; 1: graded but below the bar; 2: the submission failed to run;
+    3: the platform itself failed.
+    """
+    from graders.pipeline import DEFAULT_SEED, GradeOptions
+
+    options = GradeOptions(
+        tier=tier,
+        seed=DEFAULT_SEED if seed is None else seed,
+        repeats=repeats,
+        train_limit=train_limit,
+        test_limit=test_limit,
+    )
+    report = grade_path(path, slug, sandbox, options, image, ProgressPrinter())
+    emit_report(report, json_path)
+    sys.exit(exit_code(report))
+
+
+@main.command("demo")
+@click.option(
+    "--sandbox", type=click.Choice(["auto", "docker", "bwrap"]), default="auto", show_default=True
+)
+def demo(sandbox: str) -> None:
+    """Prepare the data and grade every challenge's reference solution in a sandbox."""
+    from graders.challenges import all_challenges
+    from graders.datasets import prepare
+    from graders.pipeline import GradeOptions
+
+    prepare()
+    outcomes = []
+    for slug, challenge in all_challenges().items():
+        click.secho(f"== grading the reference solution of {slug}", bold=True)
+        report = grade_path(
+            challenge.path(challenge.spec.reference),
+            slug,
+            sandbox,
+            GradeOptions(),
+            None,
+            ProgressPrinter(),
+        )
+        emit_report(report, None)
+        outcomes.append((slug, report))
+    for slug, report in outcomes:
+        value = report.test.value(report.primary_metric) if report.test else None
+        shown = "" if value is None else f" {report.primary_metric} {value:.4f}"
+        click.echo(f"{slug:<18} {'PASSED' if report.passed else report.status.upper()}{shown}")
+    sys.exit(EXIT_PASSED if all(r.passed for _, r in outcomes) else EXIT_BELOW_BAR)
 
 
 def _register() -> None:

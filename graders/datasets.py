@@ -165,6 +165,7 @@ def _write_files(folder: Path, tier: Tier) -> dict:
     (folder / "public").mkdir()
     (folder / "hidden").mkdir()
     inputs, files = {}, {}
+    classes = 1 + max(int(y.max(initial=0)) for _, y in tier.splits.values())
     for split, (x, y) in tier.splits.items():
         x_rel = f"public/{split}_x" + (".json" if x.dtype == object else ".npy")
         y_rel = f"{'hidden' if split in HIDDEN else 'public'}/{split}_y.npy"
@@ -179,7 +180,10 @@ def _write_files(folder: Path, tier: Tier) -> dict:
         "source": tier.source,
         "seed": SEED,
         "splits": {split: int(len(y)) for split, (_, y) in tier.splits.items()},
-        "class_counts": {split: np.bincount(y).tolist() for split, (_, y) in tier.splits.items()},
+        "class_counts": {
+            split: np.bincount(y, minlength=classes).tolist()
+            for split, (_, y) in tier.splits.items()
+        },
         "inputs": inputs,
         "files": files,
     }
@@ -320,6 +324,10 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
             f"{path}: not an IDX file of the expected kind (magic number {magic} missing)"
         )
     ndim = magic & 0xFF
+    if len(data) < 4 + 4 * ndim:
+        raise DatasetError(
+            f"{path}: truncated: the header needs {4 + 4 * ndim} bytes, found {len(data)}"
+        )
     dims = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
     body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(dims)):

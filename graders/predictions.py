@@ -8,6 +8,7 @@ whose message tells the candidate what was expected and what arrived.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def load_file(path: Path) -> np.ndarray | dict[str, np.ndarray]:
                 return {k: data[k] for k in data.files}
         if suffix in (".csv", ".txt"):
             return np.loadtxt(path, delimiter=",", ndmin=1)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise PredictionError(
             "unreadable", f"cannot read predictions from {path.name}: {exc}"
         ) from None
@@ -166,8 +167,9 @@ def _from_matrix(arr: np.ndarray, num_classes: int) -> Predictions:
             f"{int(off.sum())} probability row(s) do not sum to 1 (row {first} sums to {sums[first]:.4g}); "
             "apply softmax or return class ids",
         )
-    proba = arr[:, 1] if num_classes == 2 else None
-    return Predictions(ids=arr.argmax(axis=1).astype(np.int64), proba_positive=proba)
+    if num_classes == 2:  # the same 0.5 cut as (n,) probabilities, so ties go the same way
+        return _from_binary_probabilities(arr[:, 1])
+    return Predictions(ids=arr.argmax(axis=1).astype(np.int64))
 
 
 def _from_binary_probabilities(arr: np.ndarray) -> Predictions:

@@ -23,6 +23,8 @@ def _verdict_lines(report: Report) -> list[str]:
             ]
         return lines
     v = report.verdict
+    if v is None:
+        return ["NOT SCORED YET"]
     head = "PASSED" if v.passed else "BELOW THE BAR"
     if v.borderline:
         head += "  (borderline: within the run-to-run spread of the bar)"

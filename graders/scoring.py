@@ -127,10 +127,17 @@ def _score_split(
     return score_set(spec, split, y_true, preds)
 
 
+def open_challenge_dataset(challenge: Challenge, tier: str | None = None) -> PreparedDataset:
+    """The verified dataset tier a challenge is graded on (its default tier unless ``tier``)."""
+    tier = tier or challenge.spec.dataset.default_tier
+    challenge.spec.bars(tier)  # an unknown tier is a usage error, not missing data
+    return open_dataset(challenge.spec.dataset.name, tier)
+
+
 def score_file(slug: str, path: Path, tier: str | None = None) -> Report:
     """``assay score``: score a predictions file for the ``test`` set of a challenge's tier."""
     challenge = get_challenge(slug)
-    dataset = open_dataset(challenge.spec.dataset.name, tier or challenge.spec.dataset.default_tier)
+    dataset = open_challenge_dataset(challenge, tier)
     report = blank_report(challenge, dataset)
     try:
         loaded = load_file(path)

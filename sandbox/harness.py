@@ -1,0 +1,476 @@
+"""The program that runs INSIDE the sandbox and imports the candidate's code.
+
+It imports nothing of Assay's: only the standard library and what the grader image
+has (NumPy, Keras/TensorFlow, nbformat), so the same file works in the Docker image
+and under bubblewrap. Usage::
+
+    python harness.py /job/job.json
+
+``job.json`` says the phase (``train`` or ``predict``), where the submission and the
+data are, and the challenge's contract. Results go to ``/out`` (``result.json`` always,
+plus ``model.keras``/``history.json`` after training or ``predictions_<set>.npy`` after
+predicting). Progress goes to stdout as lines starting with ``PROGRESS_PREFIX``.
+
+Every failure ends as ``result.json`` with ``status: "error"``, a ``code`` and a
+message the candidate can act on; the exit code is 0 when the harness itself
+reported, so a non-zero exit means the process was killed or crashed hard.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import errno
+import json
+import os
+import re
+import socket
+import sys
+import time
+import traceback
+import types
+from pathlib import Path
+
+PROGRESS_PREFIX = "\x1eASSAY "
+SUBMISSION_MODULE = "solution"
+MAGIC_LINE = re.compile(r"^\s*[%!]")
+
+
+class HarnessError(Exception):
+    """A classified failure: ``code`` for machines, message for the candidate."""
+
+    def __init__(self, code: str, message: str, detail: str = ""):
+        super().__init__(message)
+        self.code, self.detail = code, detail
+
+
+def emit(event: str, **fields) -> None:
+    """Write one progress line (JSON) to the real stdout and flush it."""
+    sys.__stdout__.write(
+        PROGRESS_PREFIX + json.dumps({"event": event, **fields}, default=float) + "\n"
+    )
+    sys.__stdout__.flush()
+
+
+# -- loading the submission --------------------------------------------------------------------
+
+
+def notebook_source(text: str) -> tuple[str, list[str]]:
+    """Code cells of a notebook as one module, dropping ``%magic``/``!shell`` lines."""
+    import nbformat
+
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HarnessError("invalid_notebook", f"the notebook is not valid JSON: {exc}") from None
+    try:
+        nb = nbformat.reads(text, as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:  # nbformat raises several validation error types
+        raise HarnessError(
+            "invalid_notebook", f"the notebook is not a valid Jupyter notebook: {exc}"
+        ) from None
+    lines, warnings = [], []
+    for number, cell in enumerate(nb.cells, start=1):
+        if cell.cell_type != "code":
+            continue
+        for line in cell.source.splitlines():
+            if MAGIC_LINE.match(line):
+                warnings.append(f"cell {number}: dropped IPython line {line.strip()[:80]!r}")
+                lines.append("")  # keep line numbers meaningful within the module
+            else:
+                lines.append(line)
+        lines.append("")
+    return "\n".join(lines), warnings
+
+
+def source_from_bytes(data: bytes, suffix: str) -> tuple[str, list[str]]:
+    """The submission's Python source (notebooks: their code cells) and any warnings."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HarnessError(
+            "not_utf8", f"the file is not UTF-8 text (invalid byte at offset {exc.start})"
+        ) from None
+    if suffix == ".ipynb":
+        return notebook_source(text)
+    return text, []
+
+
+def read_source(path: Path) -> tuple[str, list[str]]:
+    return source_from_bytes(path.read_bytes(), path.suffix)
+
+
+def parse(source: str, filename: str) -> ast.Module:
+    try:
+        return ast.parse(source, filename=filename)
+    except SyntaxError as exc:
+        if exc.lineno is None:  # e.g. null bytes: no position to point at
+            raise HarnessError("syntax_error", f"the code cannot be parsed: {exc.msg}") from None
+        where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
+        text = (exc.text or "").rstrip()
+        raise HarnessError("syntax_error", f"syntax error at {where}: {exc.msg}", text) from None
+    except (RecursionError, MemoryError, ValueError) as exc:  # absurd nesting, null bytes
+        raise HarnessError(
+            "syntax_error", f"the code cannot be parsed: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def defined_functions(tree: ast.Module) -> set[str]:
+    return {
+        node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+
+
+NETWORK_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ECONNREFUSED, errno.EADDRNOTAVAIL}
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def exception_code(exc: BaseException, default: str) -> tuple[str, str]:
+    """(code, message) for an exception of the candidate's code.
+
+    Resource and sandbox refusals get their own class, so a candidate learns that the
+    network is off or the disk is full rather than reading a bare OSError.
+    """
+    cause = (
+        getattr(exc, "reason", None) if not isinstance(exc, OSError) else exc
+    )  # urllib wraps OSError
+    if isinstance(exc, MemoryError):
+        return "out_of_memory", "the code ran out of memory"
+    if isinstance(cause, socket.gaierror) or (
+        isinstance(cause, OSError) and cause.errno in NETWORK_ERRNOS
+    ):
+        return (
+            "network_blocked",
+            f"network access is not allowed in the grader ({type(cause).__name__}: {cause})",
+        )
+    if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
+        return "output_too_large", f"the code filled its disk space ({exc.strerror})"
+    if isinstance(exc, BlockingIOError) or (
+        isinstance(exc, RuntimeError) and "can't start new thread" in str(exc)
+    ):
+        return "too_many_processes", f"the code hit the process/thread limit ({exc})"
+    return default, f"{type(exc).__name__}: {exc}"
+
+
+def candidate_frames(exc: BaseException, filename: str, limit: int = 6) -> str:
+    """The traceback cut to the candidate's own frames (and the final error line)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+    lines = traceback.format_list(frames[-limit:])
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines).rstrip()
+
+
+def execute(source: str, tree: ast.Module, filename: str, phase: str) -> types.ModuleType:
+    """Run the submission as module ``solution``; classify what goes wrong."""
+    module = types.ModuleType(SUBMISSION_MODULE)
+    module.__file__ = filename
+    sys.modules[SUBMISSION_MODULE] = module
+    code = compile(tree, filename, "exec")
+    try:
+        exec(code, module.__dict__)
+    except ModuleNotFoundError as exc:
+        raise HarnessError(
+            "import_error",
+            f"module {exc.name!r} is not available in the grader (no network: nothing can be installed)",
+            candidate_frames(exc, filename),
+        ) from None
+    except ImportError as exc:
+        raise HarnessError(
+            "import_error", f"import failed: {exc}", candidate_frames(exc, filename)
+        ) from None
+    except SystemExit as exc:
+        if phase == "train" and exc.code in (None, 0):
+            return module  # a script that ends with sys.exit(0) finished normally
+        raise HarnessError(f"{phase}_exception", f"the code called exit({exc.code!r})") from None
+    except Exception as exc:
+        code, message = exception_code(exc, f"{phase}_exception")
+        detail = candidate_frames(exc, filename)
+        raise HarnessError(code, f"while running the file: {message}", detail) from None
+    return module
+
+
+# -- data --------------------------------------------------------------------------------------
+
+
+def load_array(path: str):
+    import numpy as np
+
+    if path.endswith(".json"):
+        texts = json.loads(Path(path).read_text(encoding="utf-8"))
+        arr = np.empty(len(texts), dtype=object)
+        arr[:] = texts
+        return arr
+    return np.load(path, allow_pickle=False)
+
+
+def candidate_inputs(raw, spec: dict):
+    """Stored inputs -> what the contract promises (images: float32 in [0, 1], shaped)."""
+    import numpy as np
+
+    if spec["input_kind"] != "image":
+        return raw
+    return (raw.astype(np.float32) / 255.0).reshape((-1, *spec["input_shape"]))
+
+
+# -- keras hooks -------------------------------------------------------------------------------
+
+
+class FitRecorder:
+    """Wraps ``keras.Model.fit``: streams epochs, keeps the history, remembers the last model."""
+
+    def __init__(self):
+        self.last_model = None
+        self.history: dict[str, list[float]] = {}
+
+    def install(self) -> None:
+        import keras
+
+        recorder, original = self, keras.Model.fit
+
+        def fit(model, *args, **kwargs):
+            recorder.last_model = model
+            callbacks = list(kwargs.pop("callbacks", None) or [])
+            kwargs["callbacks"] = [*callbacks, recorder.callback(kwargs.get("epochs", 1))]
+            return original(model, *args, **kwargs)
+
+        keras.Model.fit = fit
+
+    def callback(self, epochs: int):
+        import keras
+
+        recorder = self
+
+        class Progress(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                logs = {k: float(v) for k, v in (logs or {}).items()}
+                for key, value in logs.items():
+                    recorder.history.setdefault(key, []).append(value)
+                emit("epoch", epoch=epoch + 1, epochs=epochs, logs=logs)
+
+        return Progress()
+
+
+def serve_script_dataset(name: str, x, y, validation_fraction: float = 0.1) -> None:
+    """Make ``keras.datasets.<name>.load_data()`` return the train split (no download).
+
+    Its "test" half is a validation slice cut from the train split: the hidden test
+    set never enters this sandbox.
+    """
+    import importlib
+
+    cut = len(x) - max(1, int(len(x) * validation_fraction))
+
+    def load_data(*args, **kwargs):
+        return (x[:cut].copy(), y[:cut].copy()), (x[cut:].copy(), y[cut:].copy())
+
+    for module_name in (f"keras.datasets.{name}", f"keras.src.datasets.{name}"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module_name).load_data = load_data
+
+
+def adapt_preprocessing(model, x) -> None:
+    """Adapt every TextVectorization layer that has no vocabulary yet on the train inputs."""
+    import keras
+
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.TextVectorization) and layer.vocabulary_size() <= 2:
+            layer.adapt(x)
+
+
+def default_train(model, x, y, fit: dict):
+    adapt_preprocessing(model, x)
+    if not getattr(model, "compiled", False):
+        model.compile(optimizer=fit["optimizer"], loss=fit["loss"], metrics=fit["metrics"])
+    model.fit(
+        x,
+        y,
+        epochs=fit["epochs"],
+        batch_size=fit["batch_size"],
+        validation_split=fit["validation_split"],
+        verbose=0,
+    )
+    return model
+
+
+# -- phases ------------------------------------------------------------------------------------
+
+
+def call_candidate(func, args: tuple, code: str, filename: str):
+    try:
+        return func(*args)
+    except SystemExit as exc:
+        raise HarnessError(code, f"{func.__name__}() called exit({exc.code!r})") from None
+    except Exception as exc:
+        code, message = exception_code(exc, code)
+        detail = candidate_frames(exc, filename)
+        raise HarnessError(code, f"{func.__name__}(): {message}", detail) from None
+
+
+def require_model(obj, where: str):
+    import keras
+
+    if not isinstance(obj, keras.Model):
+        raise HarnessError(
+            "not_a_model", f"{where} returned {type(obj).__name__}, not a keras.Model"
+        )
+    return obj
+
+
+def train_phase(job: dict, out: Path, result: dict) -> None:
+    import keras
+    import numpy as np
+
+    spec, filename = job["challenge"], job["submission"]
+    source, warnings = read_source(Path(filename))
+    result["warnings"] += warnings
+    tree = parse(source, filename)
+    functions = defined_functions(tree)
+    raw_x, y = load_array(job["data"]["train_x"]), load_array(job["data"]["train_y"])
+    recorder = FitRecorder()
+    recorder.install()
+    if job.get("seed") is not None:
+        keras.utils.set_random_seed(int(job["seed"]))
+    started = time.monotonic()
+    if "build_model" in functions:
+        result["mode"] = "function"
+        module = execute(source, tree, filename, "import")
+        model = require_model(
+            call_candidate(module.build_model, (), "build_exception", filename), "build_model()"
+        )
+        x = candidate_inputs(raw_x, spec)
+        if callable(getattr(module, "train", None)):
+            trained = call_candidate(module.train, (model, x, y), "train_exception", filename)
+            if trained is None:
+                result["warnings"].append("train() returned None; the model it was given is graded")
+                trained = model
+            model = require_model(trained, "train()")
+        else:
+            model = call_candidate(
+                default_train, (model, x, y, spec["fit"]), "train_exception", filename
+            )
+    elif spec.get("script_mode"):
+        result["mode"] = "script"
+        serve_script_dataset(spec["script_dataset"], raw_x, y.astype(np.uint8))
+        execute(source, tree, filename, "train")
+        model = recorder.last_model
+        if model is None:
+            raise HarnessError(
+                "no_model", "the script never called model.fit(), so there is no model to grade"
+            )
+    else:
+        raise HarnessError(
+            "missing_build_model",
+            "the file does not define build_model(); see the statement for the contract",
+        )
+    result["train_seconds"] = round(time.monotonic() - started, 3)
+    try:
+        result["param_count"] = int(model.count_params())
+    except ValueError:  # a model that was never built has no weights yet
+        result["param_count"] = None
+    try:
+        model.save(out / "model.keras")
+    except Exception as exc:
+        raise HarnessError("save_failed", f"the trained model could not be saved: {exc}") from None
+    (out / "history.json").write_text(json.dumps(recorder.history))
+
+
+def to_array(raw):
+    import numpy as np
+
+    if hasattr(raw, "numpy"):
+        raw = raw.numpy()
+    try:
+        arr = np.asarray(raw)
+    except Exception as exc:
+        raise HarnessError(
+            "invalid_predictions", f"predict() returned something that is not an array: {exc}"
+        ) from None
+    if arr.dtype.kind not in "biuf":
+        raise HarnessError(
+            "invalid_predictions",
+            f"predict() returned {type(raw).__name__} of dtype {arr.dtype}, not numbers",
+        )
+    return arr
+
+
+def default_predict(model, x):
+    return model.predict(x, verbose=0)
+
+
+def predict_phase(job: dict, out: Path, result: dict) -> None:
+    import keras
+    import numpy as np
+
+    spec, filename = job["challenge"], job["submission"]
+    source, _ = read_source(Path(filename))
+    tree = parse(source, filename)
+    predict = None
+    if "build_model" in defined_functions(tree):
+        # Import again so custom layers register and an own predict() is found.
+        module = execute(source, tree, filename, "predict")
+        predict = (
+            getattr(module, "predict", None) if callable(getattr(module, "predict", None)) else None
+        )
+    try:
+        model = keras.saving.load_model(job["model"], safe_mode=False)
+    except Exception as exc:
+        raise HarnessError(
+            "load_failed", f"the saved model could not be loaded again: {exc}"
+        ) from None
+    started = time.monotonic()
+    for name, path in job["data"].items():
+        x = candidate_inputs(load_array(path), spec)
+        if predict is not None:
+            raw = call_candidate(predict, (model, x), "predict_exception", filename)
+        else:
+            raw = call_candidate(default_predict, (model, x), "predict_exception", filename)
+        np.save(out / f"predictions_{name}.npy", to_array(raw), allow_pickle=False)
+        emit("predicted", set=name, n=int(len(x)))
+    result["predict_seconds"] = round(time.monotonic() - started, 3)
+
+
+PHASES = {"train": train_phase, "predict": predict_phase}
+
+
+def versions() -> dict:
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    return {
+        "python": sys.version.split()[0],
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def main(argv: list[str]) -> int:
+    harness_pid = os.getpid()
+    job = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
+    out = Path(job.get("output", "/out"))
+    phase = job["phase"]
+    result: dict = {"phase": phase, "status": "ok", "warnings": [], "seed": job.get("seed")}
+    emit("phase", phase=phase, status="start")
+    try:
+        os.chdir(out)
+        result["versions"] = versions()
+        PHASES[phase](job, out, result)
+    except HarnessError as exc:
+        result.update(status="error", code=exc.code, message=str(exc), detail=exc.detail)
+    except MemoryError:
+        result.update(status="error", code="out_of_memory", message="the code ran out of memory")
+    except Exception as exc:  # a failure of the harness itself, not of the submission
+        result.update(
+            status="error", code="harness_error", message=str(exc), detail=traceback.format_exc()
+        )
+    if os.getpid() != harness_pid:
+        os._exit(1)  # a process the candidate forked: only the harness itself reports
+    (out / "result.json").write_text(json.dumps(result, default=str))
+    emit("phase", phase=phase, status=result["status"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,43 @@
+"""Shared fixtures. Keep each section small; module-specific factories live in their tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+# -- prepared data -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def prepared_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every packaged dataset tier, prepared once per session; ``ASSAY_DATA_DIR`` points at it.
+
+    Tests must not modify these files: copy a tier (or write a small one) to corrupt it.
+    """
+    from graders.datasets import prepare
+
+    root = tmp_path_factory.mktemp("data")
+    prepare(root=root)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ASSAY_DATA_DIR", str(root))
+        yield root
+
+
+# -- CI semantics --------------------------------------------------------------------------------
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture
+def skip_or_fail() -> Callable[[str], None]:
+    """Skip a test whose tool (docker, bwrap) is missing, except under ``CI=true``: there it fails."""
+
+    def _unavailable(reason: str) -> None:
+        if IN_CI:
+            pytest.fail(f"{reason} (CI=true: a missing dependency is a failure, not a skip)")
+        pytest.skip(reason)
+
+    return _unavailable

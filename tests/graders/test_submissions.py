@@ -1,0 +1,72 @@
+"""Upload checks: each broken file gets its own code and a readable message; nothing runs."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+from click.testing import CliRunner
+
+from graders.cli import main
+from graders.submissions import MAX_BYTES, check_submission
+
+
+def notebook(*sources: str) -> bytes:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    return nbformat.writes(nb).encode()
+
+
+@pytest.mark.parametrize(
+    ("filename", "data", "code", "words"),
+    [
+        ("solution.txt", b"x = 1", "bad_extension", ".py file or a .ipynb"),
+        ("solution.py", b"", "empty", "empty"),
+        ("solution.py", b"   \n", "empty", "empty"),
+        ("solution.py", b"x = 'caf\xe9'", "not_utf8", "offset 8"),
+        ("solution.py", b"def build_model(:\n    pass\n", "syntax_error", "line 1"),
+        ("solution.py", b"x = 1\n\x00", "syntax_error", "cannot be parsed"),
+        ("solution.py", b"x = " + b"(" * 5000 + b")" * 5000, "syntax_error", ""),
+        ("solution.ipynb", b"{not json", "invalid_notebook", "not valid JSON"),
+        (
+            "solution.ipynb",
+            json.dumps({"cells": 3}).encode(),
+            "invalid_notebook",
+            "not a valid Jupyter",
+        ),
+        ("solution.ipynb", notebook("def f(:\n  pass"), "syntax_error", "line 1"),
+    ],
+)
+def test_broken_uploads_are_refused_with_a_specific_code(filename, data, code, words):
+    problem = check_submission(filename, data)
+    assert problem is not None and problem.code == code
+    assert words in problem.message
+
+
+def test_a_50_megabyte_file_is_refused_by_size():
+    problem = check_submission("solution.py", b"#" * (50 * 1024 * 1024))
+    assert problem.code == "too_large"
+    assert "52.4 MB" in problem.message and f"{MAX_BYTES / 1e6:.1f} MB" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("filename", "data"),
+    [
+        ("solution.py", b"import keras\n\ndef build_model():\n    return None\n"),
+        ("Solution.PY", b"x = 1\n"),
+        ("solution.ipynb", notebook("%matplotlib inline\nimport keras", "!pip list\nx = 1")),
+    ],
+)
+def test_valid_uploads_pass(filename, data):
+    assert check_submission(filename, data) is None
+
+
+def test_assay_grade_refuses_a_broken_file_without_a_sandbox(prepared_data, tmp_path):
+    bad = tmp_path / "solution.py"
+    bad.write_bytes(b"def build_model(:\n")
+    result = CliRunner().invoke(
+        main, ["grade", str(bad), "--challenge", "lenet5-mnist", "--sandbox", "bwrap"]
+    )
+    assert result.exit_code == 2
+    assert "syntax_error" in result.output and "line 1" in result.output
+    assert "Traceback" not in result.output
