@@ -27,6 +27,12 @@ class UnknownChallengeError(AssayError):
     exit_code = 2
 
 
+class UnknownQuestionError(AssayError):
+    """No theory question with the requested id: a usage error."""
+
+    exit_code = 2
+
+
 class DatasetError(AssayError):
     """A dataset is missing, incomplete or fails its checksum; the message names the fix."""
 

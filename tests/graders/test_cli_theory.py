@@ -1,0 +1,119 @@
+"""``assay theory list`` and ``assay theory score``, through the ``assay`` group."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from graders.cli import main
+
+SEED_ROC = "ROC 曲线展示了不同阈值下模型的精确率和召回率。F1 是精确率和召回率的调和平均。"
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def answer_file(tmp_path):
+    path = tmp_path / "answer.txt"
+    path.write_text(SEED_ROC, encoding="utf-8")
+    return path
+
+
+def test_list_prints_every_id_and_title(runner):
+    result = runner.invoke(main, ["theory", "list"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [line.split()[0] for line in lines] == [
+        "feasibility",
+        "class-imbalance",
+        "training-stages",
+        "training-speed",
+        "evaluation-metrics",
+    ]
+    assert "Handling class imbalance" in result.output
+
+
+def test_list_in_chinese(runner):
+    result = runner.invoke(main, ["theory", "list", "--lang", "zh"])
+    assert result.exit_code == 0
+    assert "如何处理类别不平衡" in result.output
+
+
+def test_score_prints_the_score_matched_missed_and_misconceptions(runner, answer_file):
+    result = runner.invoke(main, ["theory", "score", "evaluation-metrics", str(answer_file)])
+    assert result.exit_code == 0, result.output
+    output = result.output
+    assert output.startswith("evaluation-metrics: 0 / 10")
+    assert "matched:\n  + 1  F1 as the harmonic mean" in output
+    assert "missed:\n" in output and "ROC: true positive rate against false positive rate" in output
+    assert "misconceptions:\n  ! -2  ROC described as precision against recall" in output
+    assert "why: The ROC curve plots the true positive rate" in output
+
+
+def test_score_json_has_the_documented_keys(runner, answer_file):
+    args = ["theory", "score", "evaluation-metrics", str(answer_file), "--json"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {"score", "max_score", "matched", "missed", "misconceptions"} <= data.keys()
+    assert (data["score"], data["max_score"]) == (0, 10)
+    assert [hit["id"] for hit in data["misconceptions"]] == ["roc-precision-recall"]
+    assert data["matched"][0]["span"]["text"] == "调和平均"
+
+
+def test_score_reads_stdin_when_file_is_a_dash(runner):
+    text = "Use class weights in the loss and move the decision threshold on validation data."
+    result = runner.invoke(main, ["theory", "score", "class-imbalance", "-", "--json"], input=text)
+    assert result.exit_code == 0, result.output
+    matched = [point["id"] for point in json.loads(result.stdout)["matched"]]
+    assert matched == ["class-weights", "threshold-moving"]
+
+
+def test_score_reports_flags_with_their_reason(runner):
+    text = "oversampling, SMOTE, class weights, focal loss, PR-AUC"
+    result = runner.invoke(main, ["theory", "score", "class-imbalance", "-"], input=text)
+    assert result.exit_code == 0
+    assert "keyword_stuffing: " in result.output
+    assert "(only in a list of terms)" in result.output
+
+
+def test_an_empty_answer_is_a_result_not_an_error(runner):
+    result = runner.invoke(main, ["theory", "score", "feasibility", "-", "--json"], input="")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["flags"] == ["empty"]
+
+
+def test_an_unknown_question_is_one_line_and_exit_code_two(runner, answer_file):
+    result = runner.invoke(main, ["theory", "score", "no-such-question", str(answer_file)])
+    assert result.exit_code == 2
+    assert "error: no theory question 'no-such-question'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_missing_file_is_a_usage_error(runner, tmp_path):
+    result = runner.invoke(main, ["theory", "score", "feasibility", str(tmp_path / "absent")])
+    assert result.exit_code == 2
+    assert "Invalid value for 'FILE'" in result.output
+
+
+def test_a_file_that_is_not_utf8_is_a_usage_error(runner, tmp_path):
+    path = tmp_path / "answer.txt"
+    path.write_bytes("类别不平衡".encode("gbk"))
+    result = runner.invoke(main, ["theory", "score", "class-imbalance", str(path)])
+    assert result.exit_code == 2
+    assert "not UTF-8 text" in result.output
+
+
+def test_an_invalid_bank_is_reported_by_file(runner, tmp_path, monkeypatch):
+    (tmp_path / "theory").mkdir()
+    (tmp_path / "theory" / "broken.toml").write_text('id = "broken"\n', encoding="utf-8")
+    monkeypatch.setenv("ASSAY_CHALLENGES_DIR", str(tmp_path))
+    result = runner.invoke(main, ["theory", "list"])
+    assert result.exit_code != 0
+    assert "broken.toml" in result.output and "Field required" in result.output
+    assert "Traceback" not in result.output
