@@ -31,7 +31,8 @@ import traceback
 import types
 from pathlib import Path
 
-PROGRESS_PREFIX = "\x1eASSAY "
+# A plain-ASCII marker: str.splitlines() would split on a control character like \x1e.
+PROGRESS_PREFIX = "##assay-progress## "
 SUBMISSION_MODULE = "solution"
 MAGIC_LINE = re.compile(r"^\s*[%!]")
 

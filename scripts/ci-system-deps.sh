@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install the system packages the sandbox backends and the image build need (Debian):
+# docker.io (engine), bubblewrap (bwrap backend), debootstrap (offline base image).
+# Idempotent and quiet: does nothing when all are installed.
+set -euo pipefail
+
+PACKAGES=(docker.io bubblewrap debootstrap)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
+        || missing+=("$pkg")
+done
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+[ "$(id -u)" -eq 0 ] || { echo "ci-system-deps: run as root to install: ${missing[*]}" >&2; exit 1; }
+echo "ci-system-deps: installing ${missing[*]}" >&2
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
