@@ -318,6 +318,20 @@ def require_model(obj, where: str):
     return obj
 
 
+def no_model_error(functions: set[str]) -> HarnessError:
+    """A script-mode run that never trained: most likely a misnamed build_model()."""
+    if functions:
+        found = ", ".join(f"{name}()" for name in sorted(functions))
+        return HarnessError(
+            "missing_build_model",
+            f"the file defines no build_model() (it defines {found}) and, run as a plain script, "
+            "it never called model.fit(); rename your model function to build_model()",
+        )
+    return HarnessError(
+        "no_model", "the script never called model.fit(), so there is no model to grade"
+    )
+
+
 def train_phase(job: dict, out: Path, result: dict) -> None:
     import keras
     import numpy as np
@@ -356,9 +370,7 @@ def train_phase(job: dict, out: Path, result: dict) -> None:
         execute(source, tree, filename, "train")
         model = recorder.last_model
         if model is None:
-            raise HarnessError(
-                "no_model", "the script never called model.fit(), so there is no model to grade"
-            )
+            raise no_model_error(functions)
     else:
         raise HarnessError(
             "missing_build_model",

@@ -68,7 +68,7 @@ build_base_image() {
         log "base image $BASE_IMAGE exists"
         return
     fi
-    command -v debootstrap >/dev/null || die "debootstrap is missing (scripts/ci-system-deps.sh)"
+    command -v debootstrap >/dev/null || die "debootstrap is missing (scripts/system-deps.sh)"
     local mirror keyring rootfs
     read -r mirror keyring < <(debian_mirror | head -n 1) || true
     [ -n "${mirror:-}" ] || die "no apt source for $SUITE in /etc/apt/sources.list(.d)"

@@ -41,7 +41,7 @@ main() {
         log "engine already answers"
         return
     fi
-    command -v dockerd >/dev/null || die "dockerd is missing (scripts/ci-system-deps.sh)"
+    command -v dockerd >/dev/null || die "dockerd is missing (scripts/system-deps.sh)"
     [ "$(id -u)" -eq 0 ] || die "dockerd must be started as root"
     local pid status=0
     pid="$(launch)"

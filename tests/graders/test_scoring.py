@@ -189,14 +189,14 @@ def test_perfect_predictions_pass(mnist):
     assert (report.challenge, report.dataset, report.tier) == ("lenet5-mnist", "mnist", "sample")
     assert report.test.n == 1000
     assert report.test.value("accuracy") == 1.0
-    assert report.verdict.checks[0].margin == pytest.approx(0.05)
+    assert report.verdict.checks[0].margin == pytest.approx(0.07)
     assert report.reproducibility["dataset_checksum"] == ds.checksum
     assert report.class_names == [str(d) for d in range(10)]
 
 
-@pytest.mark.parametrize(("wrong", "passed"), [(50, True), (51, False)])
+@pytest.mark.parametrize(("wrong", "passed"), [(70, True), (71, False)])
 def test_bar_is_inclusive(mnist, wrong, passed):
-    # 50 wrong of 1,000 is accuracy 0.95: exactly the sample bar, which is met.
+    # 70 wrong of 1,000 is accuracy 0.93: exactly the sample bar, which is met.
     challenge, ds, y = mnist
 
     report = score_predictions(challenge, ds, {"test": wrong_on(y, wrong, 10)})

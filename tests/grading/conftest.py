@@ -38,13 +38,28 @@ def sandbox(request):
     return make_sandbox(request.param)
 
 
-@pytest.fixture
-def grade_with(sandbox, prepared_data):
-    """grade_with(path, slug, **options) -> Report, in the parametrized sandbox."""
+@pytest.fixture(scope="session")
+def bwrap_only():
+    """For behaviour of the harness and pipeline that does not depend on the backend."""
+    return make_sandbox("bwrap")
 
+
+def grader(sandbox):
     def run(path: Path, slug: str = "lenet5-mnist", progress=None, **options):
         challenge = get_challenge(slug)
         dataset = open_dataset(challenge.spec.dataset.name, options.pop("tier", None) or "sample")
         return grade(challenge, dataset, path, sandbox, GradeOptions(**options), progress)
 
     return run
+
+
+@pytest.fixture
+def grade_with(sandbox, prepared_data):
+    """grade_with(path, slug, **options) -> Report, in each backend (parametrized)."""
+    return grader(sandbox)
+
+
+@pytest.fixture
+def grade_once(bwrap_only, prepared_data):
+    """grade_with for tests of backend-independent behaviour: one backend is enough."""
+    return grader(bwrap_only)

@@ -25,7 +25,7 @@ def test_reference_lenet_passes_with_progress_and_record(grade_with):
     report = grade_with(LENET.path("reference/solution.py"), progress=events.append)
     assert report.status == "graded", report.error
     assert report.passed, report.verdict
-    assert report.test.value("accuracy") >= 0.95
+    assert report.test.value("accuracy") >= 0.93
     assert [e["epoch"] for e in events if e["event"] == "epoch"][:3] == [1, 2, 3]
     rec = report.reproducibility
     assert rec["backend"] in ("docker", "bwrap")
@@ -45,21 +45,24 @@ def test_reference_sentiment_passes_on_sample_tier(grade_with):
     assert report.extra[0].n == 8530
 
 
-def test_script_mode_and_notebook_grade(grade_with):
-    script = grade_with(
+# -- backend-independent behaviour (harness, pipeline): graded in one backend ------------------
+
+
+def test_script_mode_and_notebook_grade(grade_once):
+    script = grade_once(
         LENET.path("reference/solution_script.py"), train_limit=1500, test_limit=300
     )
     assert script.status == "graded", script.error
     assert script.reproducibility["mode"] == "script"
     assert script.test.value("accuracy") > 0.85
-    notebook = grade_with(LENET.path("reference/solution.ipynb"), train_limit=1500, test_limit=300)
+    notebook = grade_once(LENET.path("reference/solution.ipynb"), train_limit=1500, test_limit=300)
     assert notebook.status == "graded", notebook.error
     assert any("%matplotlib" in w for w in notebook.warnings)
     assert any("!pip" in w for w in notebook.warnings)
 
 
-def test_undertrained_example_misses_the_bar(grade_with):
-    report = grade_with(lenet_example("undertrained.py"))
+def test_undertrained_example_misses_the_bar(grade_once):
+    report = grade_once(lenet_example("undertrained.py"))
     assert report.status == "graded", report.error
     assert not report.passed
     assert report.verdict.checks[0].margin < 0
@@ -73,20 +76,23 @@ def test_undertrained_example_misses_the_bar(grade_with):
         ("wrong_shape.py", "invalid_predictions"),
     ],
 )
-def test_known_bad_examples_are_classified(grade_with, example, code):
-    report = grade_with(lenet_example(example), train_limit=500, test_limit=200)
+def test_known_bad_examples_are_classified(grade_once, example, code):
+    report = grade_once(lenet_example(example), train_limit=500, test_limit=200)
     assert report.status == "failed"
     assert report.error.code == code, report.error
     assert report.error.message
 
 
-def test_seed_repeats_report_each_run_and_the_spread(grade_with, tmp_path):
-    report = grade_with(
+def test_seed_repeats_report_each_run_and_the_spread(grade_once):
+    report = grade_once(
         lenet_example("undertrained.py"), repeats=2, train_limit=800, test_limit=200
     )
     assert report.status == "graded", report.error
     assert [r["seed"] for r in report.runs] == [1234, 1235]
     assert "mean of 2 runs" in report.verdict.note
+
+
+# -- hostile submissions: the sandbox matters, so each backend --------------------------------
 
 
 @pytest.mark.parametrize(
@@ -100,7 +106,6 @@ def test_seed_repeats_report_each_run_and_the_spread(grade_with, tmp_path):
         ("print_flood.py", {"output_too_large"}),
         ("fill_disk.py", {"output_too_large"}),
         ("killpg.py", {"crashed"}),
-        ("nan_predictions.py", {"invalid_predictions"}),
     ],
 )
 def test_hostile_submissions_get_their_error_class(grade_with, name, codes):
@@ -121,8 +126,14 @@ def test_sandbox_hides_the_host_and_the_labels(grade_with, name):
     assert report.status == "graded", report.error
 
 
-def test_next_submission_grades_normally_after_hostile_ones(grade_with):
+def test_next_submission_grades_normally_after_a_fork_bomb(grade_with):
     grade_with(HOSTILE / "fork_bomb.py", train_limit=300, test_limit=100, **TIGHT)
-    grade_with(HOSTILE / "memory_hog.py", train_limit=300, test_limit=100, **TIGHT)
     report = grade_with(lenet_example("undertrained.py"), train_limit=500, test_limit=100)
     assert report.status == "graded", report.error
+
+
+def test_nan_predictions_are_invalid(grade_once):
+    report = grade_once(HOSTILE / "nan_predictions.py", train_limit=300, test_limit=100, **TIGHT)
+    assert report.status == "failed"
+    assert report.error.code == "invalid_predictions"
+    assert "NaN" in report.error.message

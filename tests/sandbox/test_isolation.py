@@ -190,14 +190,14 @@ def test_fork_bomb_is_contained(sandbox, make_job):
     assert "fork refused" in result.stdout
 
 
-def test_gigabyte_of_stdout_is_truncated(sandbox, make_job):
+def test_stdout_past_the_capture_limit_is_truncated(sandbox, make_job):
     lines = []
     job = make_job(
         """
         import sys
         print("progress 1")
         chunk = "x" * (1 << 20)
-        for _ in range(1024):
+        for _ in range(32):
             sys.stdout.write(chunk)
         print("done", file=sys.stderr)
         """,
@@ -205,14 +205,36 @@ def test_gigabyte_of_stdout_is_truncated(sandbox, make_job):
         wall_seconds=300,
         on_stdout_line=lines.append,
     )
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result = sandbox.run(job)
-    rss_growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
     assert result.exit_code == 0
     assert result.stdout_truncated and not result.stderr_truncated
+    assert not result.output_flooded
     assert len(result.stdout) == 50_000
     assert lines == ["progress 1"]
     assert result.stderr == "done\n"
+
+
+def test_gigabytes_of_stdout_kill_the_job_at_the_flood_limit(sandbox, make_job):
+    job = make_job(
+        """
+        import sys
+        print("progress 1")
+        chunk = "x" * (1 << 20)
+        for _ in range(4096):
+            sys.stdout.write(chunk)
+        print("never reached", file=sys.stderr)
+        """,
+        output_bytes=50_000,
+        flood_bytes=64 << 20,
+        wall_seconds=300,
+    )
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = sandbox.run(job)
+    rss_growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+    assert result.output_flooded and result.stdout_truncated
+    assert result.exit_code is None and not result.ok
+    assert "never reached" not in result.stderr
+    assert result.wall_seconds < 60
     assert rss_growth_mb < 100
 
 

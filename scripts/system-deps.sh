@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Install the system packages the sandbox backends and the image build need (Debian):
-# docker.io (engine), bubblewrap (bwrap backend), debootstrap (offline base image).
+# docker.io (engine), bubblewrap (bwrap backend), debootstrap (offline base image), or
+# only the packages named as arguments (`make demo` asks for bubblewrap alone).
 # Idempotent and quiet: does nothing when all are installed.
 set -euo pipefail
 
-PACKAGES=(docker.io bubblewrap debootstrap)
+PACKAGES=("$@")
+[ "${#PACKAGES[@]}" -gt 0 ] || PACKAGES=(docker.io bubblewrap debootstrap)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -13,7 +15,7 @@ for pkg in "${PACKAGES[@]}"; do
 done
 [ "${#missing[@]}" -eq 0 ] && exit 0
 
-[ "$(id -u)" -eq 0 ] || { echo "ci-system-deps: run as root to install: ${missing[*]}" >&2; exit 1; }
-echo "ci-system-deps: installing ${missing[*]}" >&2
+[ "$(id -u)" -eq 0 ] || { echo "system-deps: run as root to install: ${missing[*]}" >&2; exit 1; }
+echo "system-deps: installing ${missing[*]}" >&2
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
