@@ -209,10 +209,11 @@ def bwrap_argv(
     argv = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns"]
     argv += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox"]
     argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-    argv += _root_binds(python, etc_fds)
     argv += ["--proc", "/proc", "--dev", "/dev"]
     for path in ("/tmp", "/out", "/dev/shm"):
         argv += ["--size", disk, "--perms", "1777", "--tmpfs", path]
+    # After the tmpfs mounts, so a Python installed under /tmp (a CI clone) stays visible.
+    argv += _root_binds(python, etc_fds)
     argv += ["--ro-bind", str(Path(job.input_dir).resolve()), "/job"]
     argv += ["--ro-bind", str(INIT_SCRIPT), INIT_PATH]
     # bwrap's root and /dev are tmpfs without a size: make both read-only.

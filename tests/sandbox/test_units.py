@@ -127,11 +127,13 @@ def test_bwrap_mounts(tmp_path):
     assert "/etc" not in ro_binds and "/etc/passwd" not in ro_binds
     assert pairs(argv, "--ro-bind-data") == [("7", "/etc/passwd"), ("8", "/etc/group")]
     tmpfs = [(argv[i - 1], argv[i + 1]) for i, arg in enumerate(argv) if arg == "--tmpfs"]
+    # The sized tmpfs mounts come first: a Python installed under /tmp (a CI clone) is bound
+    # after them, so it is not hidden by the sandbox's own /tmp.
     assert tmpfs == [
-        ("4096", "/opt/python3.11/lib/site-packages"),  # hidden, read-only below
         ("1777", "/tmp"),
         ("1777", "/out"),
         ("1777", "/dev/shm"),
+        ("4096", "/opt/python3.11/lib/site-packages"),  # hidden, read-only below
     ]
     assert pairs(argv, "--size")[1] == (str(16 * 1024 * 1024), "--perms")
     remounted = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--remount-ro"]
