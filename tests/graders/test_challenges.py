@@ -74,7 +74,13 @@ def make_challenge(root: Path, text: str = VALID_TOML, folder: str = "tiny-digit
             "accuracy",
             {"sample": {"accuracy": 0.93}, "full": {"accuracy": 0.98}},
         ),
-        ("sentiment-bilstm", "reviews", 2, "f1", {"sample": {"f1": 0.70}, "full": {"f1": 0.85}}),
+        (
+            "sentiment-bilstm",
+            "reviews",
+            2,
+            "f1",
+            {"sample": {"roc_auc": 0.75}, "full": {"f1": 0.85}},
+        ),
     ],
 )
 def test_real_spec_loads(slug, dataset, num_classes, primary, bars):
@@ -115,7 +121,7 @@ def test_cli_challenges_list():
     assert "LeNet-5 handwritten digit classifier" in lines[0]
     assert "[sample: accuracy 0.93; full: accuracy 0.98]" in lines[0]
     assert lines[1].startswith("sentiment-bilstm")
-    assert "[sample: f1 0.7; full: f1 0.85]" in lines[1]
+    assert "[sample: roc_auc 0.75; full: f1 0.85]" in lines[1]
 
 
 # -- validation ----------------------------------------------------------------------------------

@@ -269,7 +269,10 @@ def test_binary_ids_warn_that_roc_auc_is_missing(reviews):
 
     report = score_predictions(challenge, ds, {"test": y})
 
-    assert report.passed  # the bar is on F1
+    # Perfect class ids, yet no ROC-AUC: the sample tier's bar is on it, so the bar is missed.
+    assert report.test.value("f1") == 1.0
+    assert not report.passed
+    assert [(c.metric, c.value) for c in report.verdict.checks] == [("roc_auc", None)]
     assert report.test.value("roc_auc") is None
     assert report.test.roc is None
     assert report.warnings == [
@@ -280,7 +283,9 @@ def test_binary_ids_warn_that_roc_auc_is_missing(reviews):
 def test_invalid_ood_set_only_warns(reviews):
     challenge, ds, y, _ = reviews
 
-    report = score_predictions(challenge, ds, {"test": y, "ood": np.full(3, 0.5)})
+    report = score_predictions(
+        challenge, ds, {"test": y.astype(np.float32), "ood": np.full(3, 0.5)}
+    )
 
     assert report.status == "graded" and report.passed
     assert report.extra == []

@@ -2,9 +2,9 @@
 
 Raw review strings go in; the model itself turns them into token ids with a
 TextVectorization layer, so the saved .keras file carries its vocabulary and
-the predict phase needs nothing but the file. One label per review means a
-pooled BiLSTM state and a sigmoid unit: there is no per-token label sequence
-for a CRF to model.
+the predict phase needs nothing but the file. One label per review means the
+BiLSTM outputs are pooled into one vector under a sigmoid unit: there is no
+per-token label sequence for a CRF to model.
 """
 
 import keras
@@ -40,8 +40,9 @@ def build_model():
     x = layers.Embedding(MAX_TOKENS, 32, mask_zero=True)(x)
     # Dropping whole word vectors, not single features, makes the model rely on more words.
     x = layers.SpatialDropout1D(0.2)(x)
-    # Max over the BiLSTM outputs at every position: the strongest cue in the review wins,
-    # wherever it is, instead of only what the last states remember.
+    # Max over the BiLSTM outputs at every position keeps the strongest cue wherever it is in
+    # the review, not only what the final states remember. (GlobalMaxPooling1D ignores the
+    # mask: padded positions take part with outputs of zero.)
     x = layers.Bidirectional(layers.LSTM(32, return_sequences=True))(x)
     x = layers.GlobalMaxPooling1D()(x)
     x = layers.Dropout(0.5)(x)
@@ -54,15 +55,16 @@ def build_model():
 def train(model, x_train, y_train):
     """Build the vocabulary from the train reviews, then fit until validation loss stops improving.
 
-    On 20,000 reviews the best epoch is usually the second or third; on the 2,000-review
-    sample the LSTM needs a few more passes before it starts to separate the classes.
+    Validation loss bottomed out around the third epoch on 20,000 reviews and between the
+    third and the sixth on the 2,000-review sample; six epochs at most keep the full tier
+    well inside the train-phase time limit on two CPUs.
     """
     model.get_layer("vectorizer").adapt(x_train, batch_size=512)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
     model.fit(
         x_train,
         y_train,
-        epochs=10,
+        epochs=6,
         batch_size=32,
         validation_split=0.1,
         callbacks=[stop],
