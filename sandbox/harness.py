@@ -459,16 +459,24 @@ def versions() -> dict:
     }
 
 
+def wait_until_exists(path: str, poll_seconds: float = 0.02) -> None:
+    """Block until the host creates ``path``: a sandbox started early waits here for its input."""
+    while not os.path.exists(path):
+        time.sleep(poll_seconds)
+
+
 def main(argv: list[str]) -> int:
     harness_pid = os.getpid()
     job = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
     out = Path(job.get("output", "/out"))
     phase = job["phase"]
     result: dict = {"phase": phase, "status": "ok", "warnings": [], "seed": job.get("seed")}
-    emit("phase", phase=phase, status="start")
     try:
         os.chdir(out)
-        result["versions"] = versions()
+        result["versions"] = versions()  # imports TensorFlow: most of a sandbox's start-up
+        if job.get("start_when"):
+            wait_until_exists(job["start_when"])
+        emit("phase", phase=phase, status="start")
         PHASES[phase](job, out, result)
     except HarnessError as exc:
         result.update(status="error", code=exc.code, message=str(exc), detail=exc.detail)

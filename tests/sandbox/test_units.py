@@ -293,3 +293,19 @@ def test_extract_reports_garbage(tmp_path):
 def test_bwrap_refuses_gpu_jobs(tmp_path):
     with pytest.raises(SandboxUnavailable, match="GPU"):
         bwrap_backend.BwrapSandbox().run(make_job(tmp_path, gpus=1))
+
+
+# --- harness: an early-started sandbox waits for its input ---
+
+
+def test_harness_waits_until_the_go_file_exists(tmp_path):
+    from sandbox.harness import wait_until_exists
+
+    go = tmp_path / "go"
+    threading.Timer(0.3, go.touch).start()
+    waiter = threading.Thread(target=wait_until_exists, args=(str(go),))
+    waiter.start()
+    waiter.join(0.15)
+    assert waiter.is_alive()  # still waiting: nothing has been handed over yet
+    waiter.join(5)
+    assert not waiter.is_alive() and go.exists()
