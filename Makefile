@@ -41,7 +41,7 @@ demo: data
 	$(ASSAY) demo
 
 image: install
-	scripts/build-grader-image.sh
+	$(VENV)/bin/assay image build --offline
 
 freeze: install
 	$(PY) -m pip freeze --exclude-editable > requirements.txt

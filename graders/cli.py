@@ -327,9 +327,10 @@ def demo(sandbox: str) -> None:
 
 def _register() -> None:
     # Sub-command groups that live beside the code they drive.
-    from graders import cli_theory
+    from graders import cli_image, cli_theory
 
     main.add_command(cli_theory.theory)
+    main.add_command(cli_image.image)
 
 
 _register()

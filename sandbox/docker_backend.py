@@ -67,7 +67,7 @@ class DockerSandbox(Sandbox):
             self.image_id = self.client.images.get(image).id
         except docker.errors.ImageNotFound as exc:
             raise SandboxUnavailable(
-                f"grader image {image!r} not found; build it with scripts/build-grader-image.sh"
+                f"grader image {image!r} not found; build it with: assay image build --offline"
             ) from exc
 
     @classmethod
