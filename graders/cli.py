@@ -319,10 +319,20 @@ def demo(sandbox: str) -> None:
         emit_report(report, None)
         outcomes.append((slug, report))
     for slug, report in outcomes:
-        value = report.test.value(report.primary_metric) if report.test else None
-        shown = "" if value is None else f" {report.primary_metric} {value:.4f}"
-        click.echo(f"{slug:<18} {'PASSED' if report.passed else report.status.upper()}{shown}")
+        click.echo(summary_line(slug, report))
     sys.exit(EXIT_PASSED if all(r.passed for _, r in outcomes) else EXIT_BELOW_BAR)
+
+
+def summary_line(slug: str, report) -> str:
+    """One line per graded challenge: outcome, and each bar's metric against its bar."""
+    if report.status != "graded":
+        return f"{slug:<18} {report.status.upper()} {report.error.code if report.error else ''}".rstrip()
+    checks = report.verdict.checks if report.verdict else []
+    shown = "; ".join(
+        f"{c.metric} {'n/a' if c.value is None else f'{c.value:.4f}'} (bar {c.bar:g})"
+        for c in checks
+    )
+    return f"{slug:<18} {'PASSED' if report.passed else 'BELOW BAR'} {shown}".rstrip()
 
 
 def _register() -> None:

@@ -228,3 +228,24 @@ def test_data_import_from_a_folder_without_idx_files(assay, tmp_path):
     result = assay("data", "import", "mnist", tmp_path / "idx", data_dir=tmp_path / "data")
 
     assert_readable_error(result, 3, "no train-images-idx*-ubyte[.gz] file")
+
+
+def test_demo_summary_shows_the_bars_metric_not_only_the_headline(prepared_data):
+    from graders.challenges import get_challenge
+    from graders.cli import summary_line
+    from graders.report import failed_report
+    from graders.scoring import blank_report, score_predictions
+
+    challenge = get_challenge("sentiment-bilstm")
+    dataset = open_dataset("reviews", "sample")
+    y = dataset.load_y("test")
+    graded = score_predictions(challenge, dataset, {"test": np.where(y == 1, 0.9, 0.2)})
+    assert summary_line("sentiment-bilstm", graded) == (
+        "sentiment-bilstm   PASSED roc_auc 1.0000 (bar 0.75)"
+    )
+    ids = score_predictions(challenge, dataset, {"test": y})
+    assert summary_line("sentiment-bilstm", ids) == (
+        "sentiment-bilstm   BELOW BAR roc_auc n/a (bar 0.75)"
+    )
+    failed = failed_report(blank_report(challenge, dataset), "timeout", "too slow", phase="train")
+    assert summary_line("sentiment-bilstm", failed) == "sentiment-bilstm   FAILED timeout"
