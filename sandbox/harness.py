@@ -24,6 +24,7 @@ import errno
 import json
 import os
 import re
+import signal
 import socket
 import sys
 import time
@@ -185,6 +186,7 @@ def execute(source: str, tree: ast.Module, filename: str, phase: str) -> types.M
             return module  # a script that ends with sys.exit(0) finished normally
         raise HarnessError(f"{phase}_exception", f"the code called exit({exc.code!r})") from None
     except Exception as exc:
+        stop_strays()
         code, message = exception_code(exc, f"{phase}_exception")
         detail = candidate_frames(exc, filename)
         raise HarnessError(code, f"while running the file: {message}", detail) from None
@@ -297,12 +299,49 @@ def default_train(model, x, y, fit: dict):
 # -- phases ------------------------------------------------------------------------------------
 
 
+#: Set by main(): processes the candidate forked are copies of the harness, and must not
+#: act as the harness (stop strays, write the result).
+HARNESS_PID: int | None = None
+
+
+def stop_strays(rounds: int = 5) -> None:
+    """SIGKILL every other process of the harness's process group: what the candidate forked.
+
+    A fork bomb's copies share the sandbox's CPUs with the harness; with hundreds of them
+    busy, the harness would need minutes of wall time to write its report and would hit the
+    time limit instead. Processes that left the group are the backend's to kill afterwards.
+    Does nothing in a process other than the harness itself.
+    """
+    me = os.getpid()
+    if me != HARNESS_PID:
+        return
+    group = os.getpgid(0)
+    for _ in range(rounds):
+        found = False
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or int(entry.name) == me:
+                continue
+            try:
+                stat = Path(entry.path, "stat").read_text()
+                pgrp = int(stat.rsplit(")", 1)[1].split()[2])  # fields after "(comm)"
+            except (OSError, ValueError, IndexError):
+                continue
+            if pgrp == group:
+                found = True
+                with contextlib.suppress(OSError):
+                    os.kill(int(entry.name), signal.SIGKILL)
+        if not found:
+            return
+
+
 def call_candidate(func, args: tuple, code: str, filename: str):
     try:
         return func(*args)
     except SystemExit as exc:
+        stop_strays()
         raise HarnessError(code, f"{func.__name__}() called exit({exc.code!r})") from None
     except Exception as exc:
+        stop_strays()  # first: a fork bomb's copies would starve what follows
         code, message = exception_code(exc, code)
         detail = candidate_frames(exc, filename)
         raise HarnessError(code, f"{func.__name__}(): {message}", detail) from None
@@ -466,7 +505,8 @@ def wait_until_exists(path: str, poll_seconds: float = 0.02) -> None:
 
 
 def main(argv: list[str]) -> int:
-    harness_pid = os.getpid()
+    global HARNESS_PID
+    HARNESS_PID = harness_pid = os.getpid()
     job = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
     out = Path(job.get("output", "/out"))
     phase = job["phase"]
@@ -488,6 +528,7 @@ def main(argv: list[str]) -> int:
         )
     if os.getpid() != harness_pid:
         os._exit(1)  # a process the candidate forked: only the harness itself reports
+    stop_strays()
     (out / "result.json").write_text(json.dumps(result, default=str))
     emit("phase", phase=phase, status=result["status"])
     return 0

@@ -309,3 +309,50 @@ def test_harness_waits_until_the_go_file_exists(tmp_path):
     assert waiter.is_alive()  # still waiting: nothing has been handed over yet
     waiter.join(5)
     assert not waiter.is_alive() and go.exists()
+
+
+def test_stop_strays_kills_what_the_harness_forked_and_nothing_else(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    # A stand-in harness in its own process group: forks three sleepers, stops them.
+    script = tmp_path / "h.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import os, sys, time
+            sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+            import sandbox.harness as h
+            kids = []
+            for _ in range(3):
+                pid = os.fork()
+                if pid == 0:
+                    time.sleep(60)
+                    os._exit(0)
+                kids.append(pid)
+            h.stop_strays()  # not the harness: must do nothing
+            assert all(os.waitpid(k, os.WNOHANG) == (0, 0) for k in kids)
+            h.HARNESS_PID = os.getpid()
+            h.stop_strays()
+            print(sorted(os.waitpid(k, 0)[1] for k in kids))
+            """
+        )
+    )
+    bystander = subprocess.Popen(["sleep", "30"])  # another process group: left alone
+    try:
+        out = subprocess.run(
+            [sys.executable, str(script)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            start_new_session=True,
+        )
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == str([int(signal.SIGKILL)] * 3)  # killed, not exited
+        assert bystander.poll() is None
+    finally:
+        os.kill(bystander.pid, signal.SIGKILL)
+        bystander.wait()
