@@ -89,7 +89,8 @@ class RunResult:
     ``exit_code`` is shell style (128 + signal when killed, e.g. 137 for SIGKILL) or None
     when it never finished. ``output_exceeded``: ``/out`` held more than ``disk_mb`` (or too
     many files), so the output folder is incomplete. ``stdout``/``stderr`` are the first
-    ``output_bytes`` of each, decoded as UTF-8 with replacement.
+    ``output_bytes`` of each, decoded as UTF-8 with replacement. ``pids_capped``: the job
+    sat at its process cap for seconds (a fork bomb that swallows its errors) and was killed.
     """
 
     exit_code: int | None
@@ -99,6 +100,7 @@ class RunResult:
     cancelled: bool = False
     output_exceeded: bool = False
     output_flooded: bool = False
+    pids_capped: bool = False
     wall_seconds: float = 0.0
     stdout: str = ""
     stderr: str = ""
@@ -116,6 +118,7 @@ class RunResult:
             or self.cancelled
             or self.output_exceeded
             or self.output_flooded
+            or self.pids_capped
         )
 
 
