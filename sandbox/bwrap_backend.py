@@ -29,10 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sandbox import lifecycle
 from sandbox.archive import ExtractResult, safe_extract
 from sandbox.base import Job, RunResult, Sandbox, wait_for
 from sandbox.cgroups import Cgroup
 from sandbox.errors import SandboxUnavailable
+from sandbox.pidcap import PidsCapWatch
 from sandbox.streams import OutputCapture, pump_fd
 
 SANDBOX_UID = 65534
@@ -88,11 +90,15 @@ class BwrapSandbox(Sandbox):
         if job.limits.gpus:
             raise SandboxUnavailable("the bwrap backend has no GPU support; use docker")
         cgroup = Cgroup.create(job.limits.memory_mb, job.limits.processes, job.limits.cpus)
+        # Named after this process (its owner); a signal handler or the janitor removes it
+        # if this process cannot (sandbox.lifecycle).
+        token = lifecycle.track("bwrap cgroup", cgroup.remove) if cgroup else None
         try:
             return _Run(self, job, cgroup).execute()
         finally:
             if cgroup is not None:
                 cgroup.remove()
+                lifecycle.untrack(token)
 
 
 class _Run:
@@ -104,24 +110,29 @@ class _Run:
         self.stdout = OutputCapture(job.limits.output_bytes, job.on_stdout_line, kill_at)
         self.stderr = OutputCapture(job.limits.output_bytes, kill_at=kill_at)
         self.extracted = ExtractResult()
+        count = cgroup.pids_current if cgroup is not None else lambda: None
+        self.pids = PidsCapWatch(count, job.limits.processes)
 
     def execute(self) -> RunResult:
         start = time.monotonic()
         proc, (out_r, err_r, tar_r) = self._spawn()
+        token = lifecycle.track(f"bwrap pid {proc.pid}", lambda: self._kill(proc))
         threads = [pump_fd(out_r, self.stdout), pump_fd(err_r, self.stderr), self._extract(tar_r)]
         deadline = start + self.job.limits.wall_seconds
-        outcome = wait_for(lambda t: _exited(proc, t), deadline, self.job.cancel, self._flooded)
+        outcome = wait_for(lambda t: _exited(proc, t), deadline, self.job.cancel, self._must_stop)
         if outcome != "done":
             self._kill(proc)
         proc.wait()
+        lifecycle.untrack(token)
         if self.cgroup is not None:
             self.cgroup.kill()  # nothing may outlive the job
         for thread in threads:
             thread.join(timeout=10)
         return self._result(proc.returncode, outcome, time.monotonic() - start)
 
-    def _flooded(self) -> bool:
-        return self.stdout.flooded or self.stderr.flooded
+    def _must_stop(self) -> bool:
+        # Flooded output, or sitting at the pids cap (a fork bomb that swallows its errors).
+        return self.stdout.flooded or self.stderr.flooded or self.pids.capped()
 
     def _spawn(self) -> tuple[subprocess.Popen, tuple[int, int, int]]:
         """Start launcher -> bwrap -> init -> job; return it and the stdout/stderr/tar pipes."""
@@ -186,7 +197,8 @@ class _Run:
             backend=BwrapSandbox.name,
             timed_out=outcome == "timeout",
             cancelled=outcome == "cancelled",
-            output_flooded=outcome == "flooded",
+            output_flooded=outcome == "flooded" and not self.pids.hit,
+            pids_capped=self.pids.hit,
             oom_killed=_oom_killed(cgroup, self.stderr.text),
             output_exceeded=self.extracted.exceeded or self.extracted.full,
             wall_seconds=round(wall, 3),

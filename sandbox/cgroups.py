@@ -17,6 +17,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.lifecycle import Owner
+
 CONTROLLERS = ("memory", "pids", "cpu")
 CPU_PERIOD_US = 100_000
 
@@ -29,10 +31,16 @@ class Cgroup:
     dirs: dict[str, Path]
 
     @classmethod
-    def create(cls, memory_mb: int, processes: int, cpus: float) -> Cgroup | None:
-        """Make and configure a job cgroup, or None when no usable hierarchy is writable."""
+    def create(
+        cls, memory_mb: int, processes: int, cpus: float, owner: Owner | None = None
+    ) -> Cgroup | None:
+        """Make and configure a job cgroup, or None when no usable hierarchy is writable.
+
+        Its name, ``assay-<owner tag>-<random>``, says which process made it (default: this
+        one), so that the janitor and the reaper can remove it once that process is gone.
+        """
         mounts = _mounts()
-        name = f"assay-{uuid.uuid4().hex[:12]}"
+        name = f"assay-{(owner or Owner.current()).tag}-{uuid.uuid4().hex[:8]}"
         group = _create_v2(mounts, name) or _create_v1(mounts, name)
         if group is None:
             return None
@@ -93,6 +101,11 @@ class Cgroup:
         text = self._read("memory", name)
         return round(int(text) / (1024 * 1024), 1) if text and text.strip().isdigit() else None
 
+    def pids_current(self) -> int | None:
+        """How many tasks (threads included) are in the cgroup now, as ``pids.max`` counts."""
+        text = self._read("pids", "pids.current")
+        return int(text) if text and text.strip().isdigit() else None
+
     def pids(self) -> list[int]:
         """Processes currently in the cgroup."""
         pids: set[int] = set()
@@ -140,10 +153,29 @@ def _mounts() -> list[tuple[str, Path, set[str]]]:
     return mounts
 
 
-def _own_paths() -> dict[str, str]:
-    """This process's cgroup path per v1 controller, and under key "" for v2."""
+def pids_current_file(pid: int) -> Path | None:
+    """The ``pids.current`` file of the cgroup process ``pid`` is in (e.g. a container's
+    pid 1), when this machine's cgroup filesystem shows it; else None."""
+    try:
+        own = _own_paths(pid)
+    except OSError:
+        return None
+    for fstype, point, opts in _mounts():
+        key = (
+            "pids" if fstype == "cgroup" and "pids" in opts else "" if fstype == "cgroup2" else None
+        )
+        if key is None or key not in own:
+            continue
+        path = point / own[key].lstrip("/") / "pids.current"
+        if path.is_file():
+            return path
+    return None
+
+
+def _own_paths(pid: int | str = "self") -> dict[str, str]:
+    """A process's cgroup path per v1 controller, and under key "" for v2."""
     paths = {}
-    with open("/proc/self/cgroup") as f:
+    with open(f"/proc/{pid}/cgroup") as f:
         for line in f:
             _, controllers, path = line.rstrip("\n").split(":", 2)
             for controller in controllers.split(",") if controllers else [""]:

@@ -13,13 +13,13 @@ def test_docker_removes_its_container(docker_sandbox, make_job, monkeypatch):
     from docker.models.containers import ContainerCollection
 
     started = []
-    original_run = ContainerCollection.run
+    original_create = ContainerCollection.create
 
-    def recording_run(self, *args, **kwargs):
-        started.append(original_run(self, *args, **kwargs))
+    def recording_create(self, *args, **kwargs):
+        started.append(original_create(self, *args, **kwargs))
         return started[-1]
 
-    monkeypatch.setattr(ContainerCollection, "run", recording_run)
+    monkeypatch.setattr(ContainerCollection, "create", recording_create)
     result = docker_sandbox.run(make_job("while True:\n    pass\n", wall_seconds=1))
     assert result.timed_out
     [container] = started
