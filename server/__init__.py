@@ -1,0 +1,101 @@
+"""The Assay web application: ``create_app(config)`` builds it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, redirect, session, url_for
+from flask_login import current_user
+
+from server.config import Config
+from server.db import make_engine, make_session_factory
+from server.extensions import babel, close_db, csrf, limiter, login_manager, select_locale
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """A configured app: database (migrated when ``AUTO_MIGRATE``), extensions, blueprints."""
+    config = config or Config()
+    app = Flask(__name__, instance_path=config.INSTANCE_PATH, instance_relative_config=False)
+    app.config.from_object(config)
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY is not set")
+
+    if app.config["AUTO_MIGRATE"]:
+        from server.migrate import upgrade
+
+        upgrade(app.config["DATABASE_URL"], Path(app.config["INSTANCE_PATH"]))
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["assay.engine"] = engine
+    app.extensions["assay.sessions"] = make_session_factory(engine)
+    app.teardown_appcontext(close_db)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_basics(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from server.extensions import db
+    from server.models import User
+
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        user = db().get(User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.active else None
+
+
+def _register_blueprints(app: Flask) -> None:
+    from server import admin, auth, candidate, errors, recruiter
+
+    app.register_blueprint(errors.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp, url_prefix="/admin")
+    app.register_blueprint(recruiter.bp, url_prefix="/recruiter")
+    app.register_blueprint(candidate.bp, url_prefix="/c")
+
+
+def _register_basics(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    from server.security import add_security_headers
+
+    app.after_request(add_security_headers)
+
+    @app.context_processor
+    def language():
+        return {"current_lang": str(get_locale() or "en")}
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    @app.get("/")
+    def index():
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login"))
+        if current_user.role == "admin":
+            return redirect(url_for("admin.users"))
+        return redirect(url_for("recruiter.assessments"))
+
+    @app.post("/lang/<lang>")
+    def set_language(lang: str):
+        from flask import request
+
+        from server.extensions import LANGUAGES
+
+        if lang in LANGUAGES:
+            session["lang"] = lang
+        target = request.form.get("next", "")
+        # Only a local path: never an open redirect.
+        if not target.startswith("/") or target.startswith("//"):
+            target = url_for("index")
+        return redirect(target)

@@ -1,0 +1,70 @@
+"""Staff accounts: create, authenticate, change role. Callable from the CLI and tests."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from server.models import ROLES, User
+from server.security import hash_password, verify_password
+
+MIN_PASSWORD = 10
+
+
+class AccountError(ValueError):
+    """A refused account change; the message says why."""
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_user(session: Session, email: str, name: str, password: str, role: str) -> User:
+    """A new active staff user (flushed, not committed); ``AccountError`` if refused."""
+    email = normalise_email(email)
+    if "@" not in email or len(email) > 254:
+        raise AccountError(f"not an email address: {email!r}")
+    if role not in ROLES:
+        raise AccountError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
+    if session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+        raise AccountError(f"a user with the email {email} already exists")
+    user = User(
+        email=email, name=name.strip() or email, password_hash=hash_password(password), role=role
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with this email and password, else None."""
+    user = session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+    if user is None or not user.active:
+        # Hash anyway, so a wrong email takes as long as a wrong password.
+        verify_password(_DUMMY_HASH, password)
+        return None
+    return user if verify_password(user.password_hash, password) else None
+
+
+def update_user(
+    session: Session, user: User, *, acting: User, role: str, active: bool, name: str
+) -> None:
+    """Change a user's role, name or active flag; an admin cannot lock themselves out."""
+    if role not in ROLES:
+        raise AccountError(f"unknown role {role!r}")
+    if user.id == acting.id and (role != "admin" or not active):
+        raise AccountError("you cannot remove your own admin role or deactivate yourself")
+    user.role, user.active, user.name = role, active, name.strip() or user.name
+    session.flush()
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
+    user.password_hash = hash_password(password)
+    session.flush()
+
+
+_DUMMY_HASH = hash_password("not a real password")

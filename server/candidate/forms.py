@@ -1,0 +1,19 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import SubmitField, TextAreaField
+from wtforms.validators import Length
+
+
+class StartForm(FlaskForm):
+    submit = SubmitField(_l("Start the assessment"))
+
+
+class UploadForm(FlaskForm):
+    file = FileField(_l("Your solution (.py or .ipynb)"), validators=[FileRequired()])
+    submit = SubmitField(_l("Upload and grade"))
+
+
+class AnswerForm(FlaskForm):
+    text = TextAreaField(_l("Your answer"), validators=[Length(max=20000)])
+    submit = SubmitField(_l("Submit answer"))

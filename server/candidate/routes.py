@@ -1,0 +1,265 @@
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from graders.catalogue import error_info
+from graders.challenges import get_challenge
+from graders.theory import load_bank
+from server import candidates, invitations
+from server.candidate import bp
+from server.candidate.forms import AnswerForm, StartForm, UploadForm
+from server.extensions import db
+from server.models import utcnow
+from server.rendering import render_markdown
+
+LINK_STATUS = {"unknown": 404, "expired": 410, "revoked": 403}
+STATUS_LABELS = {
+    "queued": _l("queued"),
+    "running": _l("grading"),
+    "graded": _l("scored"),
+    "failed": _l("failed"),
+}
+
+
+def with_invitation(view):
+    """Open the link's invitation, or answer with the page that says why it cannot be used."""
+
+    @wraps(view)
+    def wrapped(token: str, **kwargs):
+        try:
+            invitation = candidates.open_link(db(), token)
+        except candidates.LinkError as exc:
+            return render_template("candidate/link_error.html", kind=exc.kind), LINK_STATUS[
+                exc.kind
+            ]
+        return view(invitation, token, **kwargs)
+
+    return wrapped
+
+
+def started_only(view):
+    @wraps(view)
+    def wrapped(invitation, token, **kwargs):
+        if invitation.opened_at is None:
+            return redirect(url_for("candidate.landing", token=token))
+        return view(invitation, token, **kwargs)
+
+    return wrapped
+
+
+def _lang() -> str:
+    return "zh" if str(get_locale() or "en").startswith("zh") else "en"
+
+
+@bp.get("/<token>")
+@with_invitation
+def landing(invitation, token):
+    if invitation.opened_at is not None:
+        return redirect(url_for("candidate.work", token=token))
+    candidates.mark_viewed(invitation)
+    db().commit()
+    challenges = [get_challenge(slug) for slug in invitation.assessment.challenge_slugs]
+    return render_template(
+        "candidate/landing.html",
+        invitation=invitation,
+        token=token,
+        challenges=challenges,
+        form=StartForm(),
+        lang=_lang(),
+    )
+
+
+@bp.post("/<token>/start")
+@with_invitation
+def start(invitation, token):
+    if StartForm().validate_on_submit():
+        candidates.start_clock(invitation)
+        db().commit()
+    return redirect(url_for("candidate.work", token=token))
+
+
+@bp.get("/<token>/work")
+@with_invitation
+@started_only
+def work(invitation, token):
+    now = utcnow()
+    bank = load_bank()
+    questions = [bank.get(qid) for qid in invitation.assessment.theory_question_ids]
+    rows = [
+        (
+            get_challenge(slug),
+            candidates.attempts_used(invitation, slug),
+            [s for s in invitation.submissions if s.challenge_slug == slug],
+        )
+        for slug in invitation.assessment.challenge_slugs
+    ]
+    return render_template(
+        "candidate/work.html",
+        invitation=invitation,
+        token=token,
+        rows=rows,
+        questions=questions,
+        answers=candidates.answers_by_question(invitation),
+        lang=_lang(),
+        accepting=invitations.accepting(invitation, now),
+        seconds_left=invitations.seconds_left(invitation, now),
+        ends_at=invitations.time_ends_at(invitation),
+        upload_form=UploadForm(),
+        answer_form=AnswerForm(),
+        status_labels=STATUS_LABELS,
+    )
+
+
+def _challenge_or_404(invitation, slug):
+    if slug not in invitation.assessment.challenge_slugs:
+        abort(404)
+    return get_challenge(slug)
+
+
+@bp.get("/<token>/challenges/<slug>")
+@with_invitation
+@started_only
+def statement(invitation, token, slug):
+    challenge = _challenge_or_404(invitation, slug)
+    html = render_markdown(challenge.statement(_lang()))
+    return render_template(
+        "candidate/statement.html",
+        invitation=invitation,
+        token=token,
+        challenge=challenge,
+        statement=html,
+        lang=_lang(),
+    )
+
+
+@bp.get("/<token>/challenges/<slug>/starter")
+@with_invitation
+@started_only
+def starter(invitation, token, slug):
+    challenge = _challenge_or_404(invitation, slug)
+    path = challenge.path(challenge.spec.starter)
+    return send_file(
+        path,
+        as_attachment=True,
+        download_name=f"{slug}-starter{path.suffix}",
+        mimetype="text/x-python",
+    )
+
+
+@bp.post("/<token>/challenges/<slug>/upload")
+@with_invitation
+@started_only
+def upload(invitation, token, slug):
+    _challenge_or_404(invitation, slug)
+    form = UploadForm()
+    if not form.validate_on_submit():
+        flash(_("Choose a file to upload."), "error")
+        return redirect(url_for("candidate.work", token=token))
+    data = form.file.data.read()
+    try:
+        submission = candidates.submit_code(
+            db(),
+            invitation,
+            slug,
+            form.file.data.filename or "",
+            data,
+            grace_seconds=current_app.config["UPLOAD_GRACE_SECONDS"],
+        )
+    except candidates.CandidateError as exc:
+        db().rollback()
+        flash(_message(exc), "error")
+        return redirect(url_for("candidate.work", token=token))
+    db().commit()
+    return redirect(url_for("candidate.submission", token=token, submission_id=submission.id))
+
+
+def _message(exc: candidates.CandidateError) -> str:
+    """The catalogue's plain words in the page's language where it knows the code."""
+    fixed = {
+        "time_over": _("Your time for this assessment is over; nothing more is accepted."),
+        "no_attempts": _("You have used every attempt for this challenge."),
+        "unknown_challenge": _("This assessment has no such challenge."),
+        "unknown_question": _("This assessment has no such question."),
+    }
+    if exc.code in fixed:
+        return fixed[exc.code]
+    try:
+        return f"{error_info(exc.code).message(_lang())} ({exc})"
+    except (KeyError, ValueError):
+        return str(exc)
+
+
+def _submission_or_404(invitation, submission_id):
+    return candidates.get_submission(db(), invitation, submission_id) or abort(404)
+
+
+@bp.get("/<token>/submissions/<int:submission_id>")
+@with_invitation
+@started_only
+def submission(invitation, token, submission_id):
+    found = _submission_or_404(invitation, submission_id)
+    return render_template(
+        "candidate/submission.html",
+        invitation=invitation,
+        token=token,
+        submission=found,
+        **_progress_context(invitation, found),
+    )
+
+
+@bp.get("/<token>/submissions/<int:submission_id>/progress")
+@with_invitation
+@started_only
+def progress(invitation, token, submission_id):
+    found = _submission_or_404(invitation, submission_id)
+    return render_template(
+        "candidate/_progress.html",
+        invitation=invitation,
+        token=token,
+        submission=found,
+        **_progress_context(invitation, found),
+    )
+
+
+def _progress_context(invitation, submission) -> dict:
+    state = candidates.progress(db(), submission)
+    explanation = ""
+    if state.error_code:
+        try:
+            explanation = error_info(state.error_code).message(_lang())
+        except (KeyError, ValueError):
+            explanation = _("The grading failed.")
+    return {
+        "state": state,
+        "explanation": explanation,
+        "show_scores": invitation.assessment.show_scores_to_candidate,
+    }
+
+
+@bp.post("/<token>/theory/<question_id>")
+@with_invitation
+@started_only
+def save_answer(invitation, token, question_id):
+    form = AnswerForm()
+    submit = request.form.get("final") == "1"
+    if not form.validate_on_submit():
+        return render_template(
+            "candidate/_saved.html", error=_("Not saved: the answer is too long.")
+        ), 400
+    try:
+        answer = candidates.save_answer(
+            db(), invitation, question_id, form.text.data or "", submit=submit
+        )
+    except candidates.CandidateError as exc:
+        db().rollback()
+        return render_template("candidate/_saved.html", error=_message(exc)), 409
+    db().commit()
+    if request.headers.get("HX-Request"):
+        return render_template("candidate/_saved.html", answer=answer)
+    flash(_("Answer submitted.") if submit else _("Draft saved."), "ok")
+    return redirect(url_for("candidate.work", token=token) + f"#q-{question_id}")

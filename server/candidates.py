@@ -1,0 +1,265 @@
+"""What a candidate can do through their link. Plain functions: tests call them without HTTP.
+
+The link's token is the key; every function here takes the invitation it opened, so nothing of
+one candidate is reachable from another's link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import PurePath
+
+import nbformat
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from graders.submissions import check_submission
+from server import invitations
+from server.assessments import grading_options
+from server.models import Invitation, Submission, TheoryAnswer, utcnow
+
+MAX_ANSWER_CHARS = 20_000
+# Notebook metadata that names people; stripped before anything is stored for grading.
+AUTHOR_KEYS = ("authors", "author", "creator", "last_modified_by", "user", "username")
+
+
+class LinkError(Exception):
+    """The link does not open an assessment: ``kind`` is unknown, expired or revoked."""
+
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind
+
+
+class CandidateError(ValueError):
+    """Refused work; ``code`` for tests and logs, the message for the candidate."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def open_link(session: Session, token: str, now: datetime | None = None) -> Invitation:
+    """The invitation behind ``token``, or ``LinkError`` saying why it cannot be used."""
+    invitation = invitations.find_by_token(session, token)
+    if invitation is None:
+        raise LinkError("unknown")
+    if invitation.revoked_at is not None:
+        raise LinkError("revoked")
+    if invitations.link_expired(invitation, now or utcnow()):
+        raise LinkError("expired")
+    return invitation
+
+
+def mark_viewed(invitation: Invitation, now: datetime | None = None) -> None:
+    if invitation.viewed_at is None:
+        invitation.viewed_at = now or utcnow()
+
+
+def start_clock(invitation: Invitation, now: datetime | None = None) -> None:
+    """Start the candidate's time, once: a second start (new browser) changes nothing."""
+    now = now or utcnow()
+    if invitation.opened_at is None:
+        invitation.viewed_at = invitation.viewed_at or now
+        invitation.opened_at = now
+
+
+def attempts_used(invitation: Invitation, slug: str) -> int:
+    """Submissions that count: one that ended in a platform failure does not."""
+    return sum(
+        1 for s in invitation.submissions if s.challenge_slug == slug and s.counts_as_attempt
+    )
+
+
+def strip_notebook_authors(data: bytes) -> bytes:
+    """The notebook without the metadata that names its author (top level and per cell)."""
+    notebook = nbformat.reads(data.decode("utf-8"), as_version=nbformat.NO_CONVERT)
+    for key in AUTHOR_KEYS:
+        notebook.metadata.pop(key, None)
+    for cell in notebook.get("cells", []):
+        for key in AUTHOR_KEYS:
+            cell.get("metadata", {}).pop(key, None)
+    return nbformat.writes(notebook).encode("utf-8")
+
+
+def submit_code(
+    session: Session,
+    invitation: Invitation,
+    slug: str,
+    filename: str,
+    data: bytes,
+    *,
+    now: datetime | None = None,
+    grace_seconds: int = 0,
+) -> Submission:
+    """Check, store and queue an upload; ``CandidateError`` if refused (nothing is stored then)."""
+    now = now or utcnow()
+    assessment = invitation.assessment
+    if slug not in assessment.challenge_slugs:
+        raise CandidateError("unknown_challenge", "This assessment has no such challenge.")
+    if not invitations.accepting(invitation, now, grace_seconds):
+        raise CandidateError(
+            "time_over", "Your time for this assessment is over; nothing more is accepted."
+        )
+    if attempts_used(invitation, slug) >= assessment.attempt_limit:
+        raise CandidateError("no_attempts", "You have used every attempt for this challenge.")
+    problem = check_submission(filename, data)
+    if problem is not None:
+        raise CandidateError(problem.code, problem.message)
+    suffix = PurePath(filename).suffix.lower()
+    if suffix == ".ipynb":
+        data = strip_notebook_authors(data)
+    submission = Submission(
+        invitation_id=invitation.id,
+        challenge_slug=slug,
+        # A fixed name: the uploaded one may carry the candidate's name into the sandbox.
+        filename=f"solution{suffix}",
+        source=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        created_at=now,
+    )
+    session.add(submission)
+    session.flush()
+    from server.grading import enqueue_submission
+
+    enqueue_submission(session, submission, grading_options(assessment, slug))
+    return submission
+
+
+def get_submission(
+    session: Session, invitation: Invitation, submission_id: int
+) -> Submission | None:
+    """The submission if it belongs to ``invitation`` (another candidate's is never returned)."""
+    return session.scalar(
+        sa.select(Submission).where(
+            Submission.id == submission_id, Submission.invitation_id == invitation.id
+        )
+    )
+
+
+def answers_by_question(invitation: Invitation) -> dict[str, TheoryAnswer]:
+    return {answer.question_id: answer for answer in invitation.answers}
+
+
+def save_answer(
+    session: Session,
+    invitation: Invitation,
+    question_id: str,
+    text: str,
+    *,
+    submit: bool = False,
+    now: datetime | None = None,
+) -> TheoryAnswer:
+    """Save a draft (or the submitted answer) of one theory question."""
+    now = now or utcnow()
+    if question_id not in invitation.assessment.theory_question_ids:
+        raise CandidateError("unknown_question", "This assessment has no such question.")
+    if not invitations.accepting(invitation, now):
+        raise CandidateError(
+            "time_over", "Your time for this assessment is over; nothing more is accepted."
+        )
+    if len(text) > MAX_ANSWER_CHARS:
+        raise CandidateError("too_long", f"Answers are limited to {MAX_ANSWER_CHARS} characters.")
+    answer = answers_by_question(invitation).get(question_id)
+    if answer is None:
+        answer = TheoryAnswer(invitation_id=invitation.id, question_id=question_id)
+        invitation.answers.append(answer)
+    answer.text, answer.updated_at = text, now
+    if submit:
+        answer.submitted_at = now
+    session.flush()
+    return answer
+
+
+# -- the status page ---------------------------------------------------------------------------
+
+
+@dataclass
+class Progress:
+    """What the status page shows for one submission, read from Grading and ProgressEvent rows."""
+
+    status: str  # queued | running | graded | failed
+    phase: str = ""  # train | predict | score
+    epoch: int | None = None
+    epochs: int | None = None
+    loss: float | None = None
+    predicted: int | None = None
+    position: int | None = None
+    passed: bool | None = None
+    error_code: str | None = None
+    metrics: list = field(default_factory=list)
+    checks: list = field(default_factory=list)
+    log_tail: str = ""
+
+
+def progress(session: Session, submission: Submission) -> Progress:
+    grading = submission.latest
+    if grading is None:
+        return Progress(status="queued")
+    result = Progress(status=grading.status, passed=grading.passed, error_code=grading.error_code)
+    if grading.status == "queued":
+        result.position = _queue_position(session, grading)
+    for event in grading.events:
+        _apply_event(result, event.kind, _loads(event.data_json))
+    if grading.report_json:
+        _apply_report(result, _loads(grading.report_json))
+    return result
+
+
+def _queue_position(session: Session, grading) -> int | None:
+    try:
+        from server.grading import queue_position
+    except ImportError:
+        return None
+    return queue_position(session, grading)
+
+
+def _loads(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _apply_event(result: Progress, kind: str, data: dict) -> None:
+    # Display only: candidate code can forge these, so nothing is decided on them.
+    if kind == "phase" and isinstance(data.get("phase"), str):
+        result.phase = data["phase"][:16]
+    elif kind == "epoch":
+        result.phase = "train"
+        result.epoch, result.epochs = _int(data.get("epoch")), _int(data.get("epochs"))
+        logs = data.get("logs") if isinstance(data.get("logs"), dict) else {}
+        loss = logs.get("loss")
+        result.loss = float(loss) if isinstance(loss, int | float) else None
+    elif kind == "predicted":
+        result.phase, result.predicted = "predict", _int(data.get("n"))
+
+
+def _int(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _apply_report(result: Progress, report: dict) -> None:
+    test = report.get("test") if isinstance(report.get("test"), dict) else {}
+    result.metrics = [
+        (str(m.get("label") or m.get("name")), m.get("value"))
+        for m in test.get("metrics") or []
+        if isinstance(m, dict) and isinstance(m.get("value"), int | float)
+    ]
+    verdict = report.get("verdict") if isinstance(report.get("verdict"), dict) else {}
+    result.checks = [
+        (str(c.get("label") or c.get("metric")), c.get("value"), c.get("bar"), bool(c.get("met")))
+        for c in verdict.get("checks") or []
+        if isinstance(c, dict)
+    ]
+    error = report.get("error") if isinstance(report.get("error"), dict) else {}
+    result.error_code = result.error_code or error.get("code")
+    logs = report.get("logs") if isinstance(report.get("logs"), dict) else {}
+    phase = error.get("phase") or "train"
+    tail = logs.get(f"{phase} stderr") or logs.get(f"{phase} stdout") or error.get("detail") or ""
+    result.log_tail = str(tail)[-4000:]

@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from graders.challenges import all_challenges
+from graders.theory import load_bank
+from server import assessments, invitations
+from server.extensions import db
+from server.mail import backend, invitation_mail
+from server.models import Invitation
+from server.recruiter import bp
+from server.recruiter.forms import (
+    ActionForm,
+    AssessmentForm,
+    CsvForm,
+    ExtendForm,
+    ExtraTimeForm,
+    InviteForm,
+)
+from server.security import role_required
+
+MANAGE = ("recruiter",)
+STATE_LABELS = {
+    "sent": _l("sent"),
+    "opened": _l("opened"),
+    "working": _l("working"),
+    "submitted": _l("submitted"),
+    "graded": _l("graded"),
+    "expired": _l("expired"),
+    "revoked": _l("revoked"),
+}
+
+
+def _assessment_or_404(assessment_id: int):
+    return assessments.get_assessment(db(), assessment_id, current_user) or abort(404)
+
+
+def _invitation_or_404(invitation_id: int) -> Invitation:
+    invitation = db().get(Invitation, invitation_id) or abort(404)
+    _assessment_or_404(invitation.assessment_id)
+    return invitation
+
+
+def _assessment_form() -> AssessmentForm:
+    form = AssessmentForm()
+    form.challenges.choices = [(slug, c.spec.title) for slug, c in all_challenges().items()]
+    form.theory.choices = [(q.id, q.title.get("en")) for q in load_bank().questions]
+    return form
+
+
+def _send_invitation(invitation: Invitation, token: str) -> None:
+    link = current_app.config["BASE_URL"] + url_for("candidate.landing", token=token)
+    mailer = backend(current_app.config["MAIL_URL"], current_app.config["MAIL_SENDER"], db())
+    mailer.send(invitation_mail(invitation, link))
+    invitation.sent_at = invitations.utcnow()
+
+
+@bp.get("/", endpoint="assessments")
+@role_required(*MANAGE)
+def assessments_list():
+    rows = assessments.visible_assessments(db(), current_user)
+    return render_template("recruiter/assessments.html", assessments=rows)
+
+
+@bp.route("/assessments/new", methods=["GET", "POST"])
+@role_required(*MANAGE)
+def new_assessment():
+    form = _assessment_form()
+    if form.validate_on_submit():
+        try:
+            bars = {
+                s: assessments.parse_bars(request.form.get(f"bars-{s}", ""))
+                for s in form.challenges.data
+            }
+            draft = assessments.AssessmentDraft(
+                title=form.title.data,
+                challenges=form.challenges.data,
+                theory_question_ids=form.theory.data or [],
+                time_limit_minutes=form.time_limit_minutes.data,
+                deadline=form.deadline.data,
+                attempt_limit=form.attempt_limit.data,
+                dataset_tier=form.dataset_tier.data,
+                show_scores_to_candidate=form.show_scores_to_candidate.data,
+                blind_review=form.blind_review.data,
+                bars={s: b for s, b in bars.items() if b},
+            )
+            assessment = assessments.create_assessment(db(), current_user, draft)
+        except assessments.AssessmentError as exc:
+            flash(str(exc), "error")
+        else:
+            db().commit()
+            flash(_("Assessment created."), "ok")
+            return redirect(url_for("recruiter.assessment", assessment_id=assessment.id))
+    return render_template("recruiter/new_assessment.html", form=form, challenges=all_challenges())
+
+
+@bp.get("/assessments/<int:assessment_id>")
+@role_required(*MANAGE)
+def assessment(assessment_id: int):
+    found = _assessment_or_404(assessment_id)
+    now = invitations.utcnow()
+    rows = [(inv, invitations.state(inv, now)) for inv in invitations.for_assessment(db(), found)]
+    return render_template(
+        "recruiter/assessment.html",
+        assessment=found,
+        rows=rows,
+        state_labels=STATE_LABELS,
+        invite_form=InviteForm(),
+        csv_form=CsvForm(),
+        action_form=ActionForm(),
+        extend_form=ExtendForm(),
+        time_form=ExtraTimeForm(),
+    )
+
+
+@bp.post("/assessments/<int:assessment_id>/invite")
+@role_required(*MANAGE)
+def invite(assessment_id: int):
+    found = _assessment_or_404(assessment_id)
+    form = InviteForm()
+    if not form.validate_on_submit():
+        flash(_("Give the candidate's name and email."), "error")
+    else:
+        try:
+            invitation, token = invitations.invite(
+                db(),
+                found,
+                form.name.data,
+                form.email.data,
+                days=current_app.config["INVITATION_DAYS"],
+            )
+            _send_invitation(invitation, token)
+        except invitations.InvitationError as exc:
+            flash(str(exc), "error")
+        else:
+            db().commit()
+            flash(_("Invitation sent to %(email)s.", email=invitation.candidate_email), "ok")
+    return redirect(url_for("recruiter.assessment", assessment_id=assessment_id))
+
+
+@bp.post("/assessments/<int:assessment_id>/invite-csv")
+@role_required(*MANAGE)
+def invite_csv(assessment_id: int):
+    found = _assessment_or_404(assessment_id)
+    form = CsvForm()
+    if not form.validate_on_submit():
+        flash(_("Choose a CSV file."), "error")
+        return redirect(url_for("recruiter.assessment", assessment_id=assessment_id))
+    try:
+        text = form.file.data.read().decode("utf-8-sig")
+        created = invitations.invite_many(
+            db(), found, text, days=current_app.config["INVITATION_DAYS"]
+        )
+        for invitation, token in created:
+            _send_invitation(invitation, token)
+    except UnicodeDecodeError:
+        db().rollback()
+        flash(_("The file is not UTF-8 text."), "error")
+    except invitations.InvitationError as exc:
+        db().rollback()
+        flash(_("Nothing was imported: %(reason)s", reason=str(exc)), "error")
+    else:
+        db().commit()
+        flash(_("%(n)d invitations sent.", n=len(created)), "ok")
+    return redirect(url_for("recruiter.assessment", assessment_id=assessment_id))
+
+
+@bp.post("/invitations/<int:invitation_id>/<action>")
+@role_required(*MANAGE)
+def invitation_action(invitation_id: int, action: str):
+    invitation = _invitation_or_404(invitation_id)
+    try:
+        _apply_action(invitation, action)
+    except invitations.InvitationError as exc:
+        flash(str(exc), "error")
+    else:
+        db().commit()
+        flash(_("Saved."), "ok")
+    return redirect(url_for("recruiter.assessment", assessment_id=invitation.assessment_id))
+
+
+def _apply_action(invitation: Invitation, action: str) -> None:
+    if action == "revoke" and ActionForm().validate_on_submit():
+        invitations.revoke(invitation)
+    elif action == "resend" and ActionForm().validate_on_submit():
+        if invitation.revoked_at is not None:
+            raise invitations.InvitationError(_("A revoked invitation cannot be resent."))
+        _send_invitation(invitation, invitations.rotate_token(invitation))
+    elif action == "extend" and (form := ExtendForm()).validate_on_submit():
+        invitations.extend(invitation, form.days.data)
+    elif action == "extra-time" and (form := ExtraTimeForm()).validate_on_submit():
+        invitations.set_extra_time(invitation, float(form.factor.data))
+    else:
+        abort(400)
