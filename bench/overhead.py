@@ -37,7 +37,7 @@ from graders.challenges import get_challenge
 from graders.datasets import Tier, open_dataset, write_tier
 from graders.paths import data_dir
 from graders.pipeline import GradeOptions, grade
-from sandbox.base import get_sandbox
+from sandbox.registry import get_sandbox
 
 BARE = """
 import importlib.util, time, numpy as np

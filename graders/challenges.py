@@ -64,11 +64,14 @@ class DatasetSpec(_Spec):
 class ContractSpec(_Spec):
     """What the candidate's file must define."""
 
-    required: list[str] = Field(
-        default=["build_model"], description="Functions the file must define."
+    required: list[Literal["build_model", "train", "predict"]] = Field(
+        default=["build_model"],
+        description="Functions the file must define (function mode); `build_model` always.",
     )
-    optional: list[str] = Field(
-        default=["train", "predict"], description="Functions the file may define."
+    optional: list[Literal["train", "predict"]] = Field(
+        default=["train", "predict"],
+        description="Functions the harness calls when the file defines them; others are ignored "
+        "with a warning (the challenge's default fit or predict runs instead).",
     )
     script_mode: bool = Field(
         default=False, description="Whether a plain Keras script (no functions) is accepted."
@@ -76,9 +79,12 @@ class ContractSpec(_Spec):
     script_dataset: str = Field(
         default="", description="`keras.datasets` module served in script mode, e.g. `mnist`."
     )
-    predict_output: Literal["ids_or_probabilities"] = Field(
-        default="ids_or_probabilities", description="What `predict` may return."
-    )
+
+    @model_validator(mode="after")
+    def _build_model_required(self) -> ContractSpec:
+        if "build_model" not in self.required:
+            raise ValueError("contract.required must name build_model")
+        return self
 
 
 class FitSpec(_Spec):
@@ -94,6 +100,13 @@ class FitSpec(_Spec):
     validation_split: float = Field(
         default=0.1, ge=0, lt=1, description="Validation split of the default `fit`."
     )
+
+
+class TierLimitsSpec(_Spec):
+    """Time limits of one dataset tier, replacing the challenge-wide ones."""
+
+    train_seconds: int | None = Field(default=None, ge=1, description="Train phase limit.")
+    predict_seconds: int | None = Field(default=None, ge=1, description="Predict phase limit.")
 
 
 class LimitsSpec(_Spec):
@@ -118,6 +131,11 @@ class LimitsSpec(_Spec):
     )
     gpus: int = Field(
         default=0, ge=0, description="GPUs requested when the host has them (0: CPU only)."
+    )
+    tiers: dict[str, TierLimitsSpec] = Field(
+        default_factory=dict,
+        description="Per dataset tier, `[limits.tiers.TIER]` time limits that replace the ones "
+        "above (a sample tier needs far less than the full data).",
     )
 
 
@@ -164,6 +182,14 @@ class ChallengeSpec(_Spec):
                 f"dataset.default_tier {self.dataset.default_tier!r} has no [thresholds] table"
             )
         return self
+
+    def limits_for(self, tier: str) -> LimitsSpec:
+        """The limits that apply on ``tier``: the challenge's, with that tier's overrides."""
+        override = self.limits.tiers.get(tier)
+        if override is None:
+            return self.limits
+        changes = {k: v for k, v in override.model_dump().items() if v is not None}
+        return self.limits.model_copy(update=changes)
 
     def bars(self, tier: str) -> dict[str, float]:
         """The pass bars of one dataset tier."""
@@ -262,5 +288,6 @@ def schema_rows(
         )
         # list[str] and Literal[...] also have a __name__ ("list", "Literal"): print them whole.
         type_name = ann.__name__ if isinstance(ann, type) else str(ann).replace("typing.", "")
+        type_name = type_name.replace("graders.challenges.", "")
         rows.append((f"{prefix}{name}", type_name, default, field.description or ""))
     return rows

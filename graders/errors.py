@@ -6,15 +6,16 @@ a candidate or a reviewer); the CLI and the web app show ``str(exc)`` as it is.
 
 from __future__ import annotations
 
+from sandbox.errors import AssayError
 
-class AssayError(Exception):
-    """Base class: an expected failure with a human-readable message.
-
-    ``exit_code`` is what the CLI exits with: 3 (the platform failed) unless a
-    subclass says otherwise.
-    """
-
-    exit_code = 3
+__all__ = [
+    "AssayError",
+    "ChallengeSpecError",
+    "DatasetError",
+    "PredictionError",
+    "UnknownChallengeError",
+    "UnknownQuestionError",
+]
 
 
 class ChallengeSpecError(AssayError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from graders.report import Report, SetScore
+from graders.text import clean
 
 LOG_TAIL_LINES = 20
 
@@ -77,4 +78,6 @@ def render_text(report: Report) -> str:
         if text.strip():
             tail = text.rstrip().splitlines()[-LOG_TAIL_LINES:]
             lines += ["", f"{stream} (last {len(tail)} lines):", *(f"  {line}" for line in tail)]
-    return "\n".join(lines) + "\n"
+    # Every string in a report is cleaned when it is built; this is the last line of defence
+    # for a terminal (a report file from elsewhere, a field added later).
+    return clean("\n".join(lines) + "\n")

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sandbox.errors import SandboxUnavailable
-
 #: Environment every job sees (on top of ``Job.env``, which cannot override it).
 BASE_ENV = {
     "HOME": "/tmp",
@@ -123,7 +121,7 @@ class RunResult:
 
 
 class Sandbox(ABC):
-    """A place to run untrusted code. Subclasses are registered in ``BACKENDS``."""
+    """A place to run untrusted code. Backends are registered in ``sandbox.registry``."""
 
     name: ClassVar[str]
 
@@ -160,35 +158,3 @@ def wait_for(
             return "timeout"
         if is_done(min(left, 0.1)):
             return "done"
-
-
-def _backends() -> dict[str, type[Sandbox]]:
-    # Imported here: the backends import this module, so a top-level import would be circular.
-    from sandbox.bwrap_backend import BwrapSandbox
-    from sandbox.docker_backend import DockerSandbox
-
-    return {DockerSandbox.name: DockerSandbox, BwrapSandbox.name: BwrapSandbox}
-
-
-def __getattr__(name: str) -> Any:
-    """Module attribute ``BACKENDS``: backend name -> class, built on first use."""
-    if name == "BACKENDS":
-        return _backends()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def get_sandbox(name: str, **options: Any) -> Sandbox:
-    """The backend called ``name``, constructed with ``options``.
-
-    Raises ``SandboxUnavailable`` (reason and fix in the message) when the name is unknown
-    or the backend cannot run here; there is no fallback to another backend.
-    """
-    backends = _backends()
-    if name not in backends:
-        known = ", ".join(sorted(backends))
-        raise SandboxUnavailable(f"unknown sandbox backend {name!r}; choose one of: {known}")
-    cls = backends[name]
-    ok, reason = cls.available()
-    if not ok:
-        raise SandboxUnavailable(f"sandbox backend {name!r} is unavailable: {reason}")
-    return cls(**options)

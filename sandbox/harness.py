@@ -9,7 +9,9 @@ and under bubblewrap. Usage::
 ``job.json`` says the phase (``train`` or ``predict``), where the submission and the
 data are, and the challenge's contract. Results go to ``/out`` (``result.json`` always,
 plus ``model.keras``/``history.json`` after training or ``predictions_<set>.npy`` after
-predicting). Progress goes to stdout as lines starting with ``PROGRESS_PREFIX``.
+predicting). Progress events go, one JSON line each, to the FIFO named by ``progress`` in
+``job.json`` (the host's reader drains it on its own budget), never to stdout, which belongs
+to the candidate.
 
 Every failure ends as ``result.json`` with ``status: "error"``, a ``code`` and a
 message the candidate can act on; the exit code is 0 when the harness itself
@@ -32,9 +34,9 @@ import traceback
 import types
 from pathlib import Path
 
-# A plain-ASCII marker: str.splitlines() would split on a control character like \x1e.
-PROGRESS_PREFIX = "##assay-progress## "
 SUBMISSION_MODULE = "solution"
+#: Caps on what the harness reports, within the host's schema (graders/readback.py).
+MESSAGE_MAX, DETAIL_MAX, WARNING_MAX, WARNINGS_MAX = 4000, 20_000, 2000, 100
 MAGIC_LINE = re.compile(r"^\s*[%!]")
 
 
@@ -46,12 +48,30 @@ class HarnessError(Exception):
         self.code, self.detail = code, detail
 
 
+#: File descriptor of the progress FIFO (opened by main), or None.
+PROGRESS_FD: int | None = None
+
+
+def open_progress(path: str | None) -> None:
+    """Open the host's progress FIFO for non-blocking writes (no FIFO: no progress)."""
+    global PROGRESS_FD
+    if path:
+        with contextlib.suppress(OSError):
+            PROGRESS_FD = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+
+
 def emit(event: str, **fields) -> None:
-    """Write one progress line (JSON) to the real stdout and flush it."""
-    sys.__stdout__.write(
-        PROGRESS_PREFIX + json.dumps({"event": event, **fields}, default=float) + "\n"
-    )
-    sys.__stdout__.flush()
+    """Write one progress event (a JSON line) to the FIFO; dropped if the FIFO is full.
+
+    Non-blocking: a slow reader must never stall training. One write of at most 4 KB
+    (PIPE_BUF) is atomic, so lines from forked processes cannot interleave.
+    """
+    if PROGRESS_FD is None:
+        return
+    line = json.dumps({"event": event, **fields}, default=float).encode() + b"\n"
+    if len(line) <= 4096:
+        with contextlib.suppress(OSError):
+            os.write(PROGRESS_FD, line)
 
 
 # -- loading the submission --------------------------------------------------------------------
@@ -388,12 +408,20 @@ def train_phase(job: dict, out: Path, result: dict) -> None:
     started = time.monotonic()
     if "build_model" in functions:
         result["mode"] = "function"
+        missing = [name for name in spec.get("required", ["build_model"]) if name not in functions]
+        if missing:
+            raise HarnessError(
+                "missing_function",
+                "the file does not define "
+                + ", ".join(f"{m}()" for m in missing)
+                + "; the statement says which functions are required",
+            )
         module = execute(source, tree, filename, "import")
         model = require_model(
             call_candidate(module.build_model, (), "build_exception", filename), "build_model()"
         )
         x = candidate_inputs(raw_x, spec)
-        if callable(getattr(module, "train", None)):
+        if hook(module, "train", spec, result):
             trained = call_candidate(module.train, (model, x, y), "train_exception", filename)
             if trained is None:
                 result["warnings"].append("train() returned None; the model it was given is graded")
@@ -446,6 +474,19 @@ def to_array(raw):
     return arr
 
 
+def hook(module, name: str, spec: dict, result: dict):
+    """The candidate's ``name()`` if the file defines it and the challenge lets it run."""
+    func = getattr(module, name, None)
+    if not callable(func):
+        return None
+    if name not in spec.get("optional", ["train", "predict"]):
+        result["warnings"].append(
+            f"{name}() is not called in this challenge; the platform's default {name} ran instead"
+        )
+        return None
+    return func
+
+
 def default_predict(model, x):
     return model.predict(x, verbose=0)
 
@@ -461,9 +502,7 @@ def predict_phase(job: dict, out: Path, result: dict) -> None:
     if "build_model" in defined_functions(tree):
         # Import again so custom layers register and an own predict() is found.
         module = execute(source, tree, filename, "predict")
-        predict = (
-            getattr(module, "predict", None) if callable(getattr(module, "predict", None)) else None
-        )
+        predict = hook(module, "predict", spec, result)
     try:
         model = keras.saving.load_model(job["model"], safe_mode=False)
     except Exception as exc:
@@ -504,6 +543,20 @@ def wait_until_exists(path: str, poll_seconds: float = 0.02) -> None:
         time.sleep(poll_seconds)
 
 
+def within_limits(result: dict) -> dict:
+    """The result cut to the sizes the host accepts (a long exception message is legitimate)."""
+    for key, cap in (("message", MESSAGE_MAX), ("detail", DETAIL_MAX)):
+        if isinstance(result.get(key), str) and len(result[key]) > cap:
+            result[key] = result[key][: cap - 20] + " [... cut short]"
+    warnings = result.get("warnings")
+    result["warnings"] = (
+        [str(w)[:WARNING_MAX] for w in warnings[:WARNINGS_MAX]]
+        if isinstance(warnings, list)
+        else []
+    )
+    return result
+
+
 def main(argv: list[str]) -> int:
     global HARNESS_PID
     HARNESS_PID = harness_pid = os.getpid()
@@ -513,6 +566,7 @@ def main(argv: list[str]) -> int:
     result: dict = {"phase": phase, "status": "ok", "warnings": [], "seed": job.get("seed")}
     try:
         os.chdir(out)
+        open_progress(job.get("progress"))
         result["versions"] = versions()  # imports TensorFlow: most of a sandbox's start-up
         if job.get("start_when"):
             wait_until_exists(job["start_when"])
@@ -529,7 +583,7 @@ def main(argv: list[str]) -> int:
     if os.getpid() != harness_pid:
         os._exit(1)  # a process the candidate forked: only the harness itself reports
     stop_strays()
-    (out / "result.json").write_text(json.dumps(result, default=str))
+    (out / "result.json").write_text(json.dumps(within_limits(result), default=str))
     emit("phase", phase=phase, status=result["status"])
     return 0
 

@@ -315,7 +315,11 @@ def test_schema_rows_document_every_key():
         ("dataset.name", "Literal['mnist', 'reviews']", "required"),
         ("thresholds", "dict[str, dict[str, float]]", "required"),
         ("dataset.extra_sets", "list[str]", "[]"),
-        ("contract.required", "list[str]", "['build_model']"),
+        (
+            "contract.required",
+            "list[Literal['build_model', 'train', 'predict']]",
+            "['build_model']",
+        ),
         ("fit.validation_split", "float", "0.1"),
         ("limits.train_seconds", "int", "900"),
         ("limits.cpus", "float", "2.0"),

@@ -57,7 +57,7 @@ def flip_byte(path: Path, offset: int = -1) -> None:
     ("name", "tier", "splits"),
     [
         ("mnist", "sample", {"train": 4000, "test": 1000}),
-        ("reviews", "full", {"train": 20000, "test": 5000, "ood": 8530}),
+        ("reviews", "full", {"train": 20000, "test": 4960, "ood": 8530}),
         ("reviews", "sample", {"train": 2000, "test": 1000, "ood": 8530}),
     ],
 )
@@ -124,12 +124,14 @@ def _imdb_texts() -> Counter:
 
 def test_reviews_splits_partition_the_source_rows(prepared_data):
     # IMDB itself repeats ~100 texts, so compare multisets: no source row is used twice.
+    # The test split leaves out the texts that also sit in train, and is then balanced.
     imdb = _imdb_texts()
     full = open_dataset("reviews", "full")
     sample = open_dataset("reviews", "sample")
     full_train, full_test = Counter(full.load_x("train")), Counter(full.load_x("test"))
 
-    assert full_train + full_test == imdb
+    assert full_train + full_test <= imdb
+    assert sum((imdb - full_train - full_test).values()) == 40  # 31 leaked, 9 to balance
     assert Counter(sample.load_x("train")) <= full_train
     assert Counter(sample.load_x("test")) <= full_test
     assert set(full.load_x("ood")).isdisjoint(imdb)
@@ -410,3 +412,27 @@ def test_review_texts_hold_no_line_break_characters(prepared_data):
         ds = open_dataset("reviews", tier)
         for split in ("train", "test", "ood"):
             assert not any(breaks & set(text) for text in ds.load_x(split))
+
+
+@pytest.mark.parametrize("tier", ["full", "sample"])
+def test_no_review_text_is_in_both_train_and_test(prepared_data, tier):
+    ds = open_dataset("reviews", tier)
+    train = set(ds.load_x("train").tolist())
+
+    assert not [text for text in ds.load_x("test").tolist() if text in train]
+
+
+def test_without_leaks_drops_repeated_texts_and_keeps_classes_balanced():
+    from graders.datasets import without_leaks
+
+    x = np.array(["a", "b", "c", "d", "e", "f"], dtype=object)
+    y = np.array([0, 1, 0, 1, 0, 1])
+    splits = {
+        "train": (x[:2], y[:2]),
+        "test": (np.array(["a", "c", "d", "e", "f"], dtype=object), np.array([0, 0, 1, 0, 1])),
+    }
+
+    x_test, y_test = without_leaks(splits)["test"]
+
+    assert "a" not in x_test.tolist()
+    assert np.bincount(y_test).tolist() == [2, 2]

@@ -17,7 +17,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 def make_sandbox(name: str):
     """A real backend, or skip (on a laptop) / fail (in CI) when it cannot run here."""
-    from sandbox.base import BACKENDS, get_sandbox
+    from sandbox.registry import BACKENDS, get_sandbox
 
     ok, reason = BACKENDS[name].available()
     if not ok:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.base import Job, Limits, Sandbox, get_sandbox
+from sandbox.base import Job, Limits, Sandbox
 from sandbox.errors import SandboxUnavailable
+from sandbox.registry import get_sandbox
 
 TEST_LIMITS = Limits(
     wall_seconds=60, memory_mb=512, cpus=1.0, processes=128, output_bytes=100_000, disk_mb=32

@@ -11,9 +11,10 @@ import pytest
 
 from sandbox import bwrap_backend
 from sandbox.archive import MAX_MEMBERS, ChunkReader, safe_extract
-from sandbox.base import BACKENDS, Job, Limits, get_sandbox, wait_for
+from sandbox.base import Job, Limits, wait_for
 from sandbox.docker_backend import DockerSandbox, container_options
 from sandbox.errors import SandboxUnavailable
+from sandbox.registry import BACKENDS, get_sandbox
 from sandbox.streams import OutputCapture
 
 
