@@ -1,18 +1,21 @@
-"""``assay theory`` commands: list the question bank and score an answer from a file.
+"""``assay theory`` commands: list the bank, score an answer, check a rubric.
 
 The commands are thin wrappers around :mod:`graders.theory`; an unknown question id or an
 invalid bank is an ``AssayError``, which the ``assay`` group prints as one line with a
-non-zero exit code.
+non-zero exit code. Every score is advisory: a reviewer confirms or overrides it, and the
+output says so.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import BinaryIO
 
 import click
 
-from graders.theory import LANGUAGES, TheoryScore, load_bank, score_answer
+from graders.theory import LANGUAGES, Span, TheoryScore, load_bank, score_answer
+from graders.theory.check import DEFAULT_FILES, CheckReport, check_answers
 
 _SPAN_CHARS = 70
 
@@ -59,30 +62,106 @@ def score(question_id: str, file: BinaryIO, as_json: bool, lang: str) -> None:
         click.echo(format_score(result, lang))
 
 
+@theory.command("check")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--bank",
+    "bank_path",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Question folder to test (default: the installed bank).",
+)
+@click.option(
+    "--min-agreement",
+    type=click.FloatRange(0, 1),
+    default=0.9,
+    show_default=True,
+    help="Exit with status 1 when the overall agreement is below this share.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as a JSON object.")
+def check(files: tuple[Path, ...], bank_path: Path | None, min_agreement: float, as_json: bool):
+    """Score labelled answers in FILES and print the agreement with their labels.
+
+    FILES default to the labelled sets in tests/data (theory_answers.toml and
+    theory_adversarial.toml). An answer agrees when its score lies in its band and every
+    misconception and flag it expects is found.
+    """
+    paths = list(files) or [path for path in DEFAULT_FILES if path.is_file()]
+    if not paths:
+        raise click.UsageError("no labelled answers found; give the files to check")
+    report = check_answers(load_bank(bank_path), paths)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_check(report, min_agreement))
+    if report.agreement < min_agreement:
+        raise SystemExit(1)
+
+
+def format_check(report: CheckReport, min_agreement: float) -> str:
+    """Agreement per question, every disagreement, then the overall figure."""
+    width = max((len(question) for question in report.per_question), default=8)
+    lines = ["agreement per question:"]
+    for question, (agree, count) in report.per_question.items():
+        lines.append(f"  {question:<{width}}  {agree:>3} / {count:<3}  {agree / count:6.1%}")
+    if report.disagreements:
+        lines.append(f"disagreements ({len(report.disagreements)}):")
+        lines += [f"  {item.file}: {item.describe()}" for item in report.disagreements]
+    verdict = "ok" if report.agreement >= min_agreement else "below it"
+    lines.append(
+        f"overall: {report.agreement:.1%} of {report.total} answers agree "
+        f"(threshold {min_agreement:.0%}: {verdict})"
+    )
+    lines.append("advisory: true (scores are suggestions a reviewer confirms or overrides)")
+    return "\n".join(lines)
+
+
 def format_score(result: TheoryScore, lang: str = "en") -> str:
-    """A plain-text report: the score, then matched and missed points, misconceptions, flags."""
-    lines = [f"{result.question_id}: {_number(result.score)} / {_number(result.max_score)}"]
+    """A plain-text report: score, credits, misses, penalties and corrections, with spans."""
+    lines = [
+        f"{result.question_id}: {_number(result.score)} / {_number(result.max_score)}",
+        "advisory: true (a suggestion; a reviewer confirms or overrides it)",
+    ]
     if result.matched:
         lines.append("matched:")
         for point in result.matched:
             where = "" if point.in_sentence else " (only in a list of terms)"
             lines.append(
-                f"  + {point.weight}  {point.label[lang]}: {_quote(point.span.text)}{where}"
+                f"  + {point.weight}  {point.label[lang]}: {_quote(point.span.text)}"
+                f" {_at(point.span)}{where}"
             )
     if result.missed:
         lines.append("missed:")
-        lines += [f"  - {point.weight}  {point.label[lang]}" for point in result.missed]
+        for point in result.missed:
+            lines.append(f"  - {point.weight}  {point.label[lang]}")
+            if point.mention:
+                mention = point.mention
+                cue = f", cue {_quote(mention.cue.text)}" if mention.cue else ""
+                lines.append(
+                    f"      {mention.reading}: {_quote(mention.span.text)} {_at(mention.span)}{cue}"
+                )
     if result.misconceptions:
         lines.append("misconceptions:")
         for hit in result.misconceptions:
-            lines.append(f"  ! -{hit.penalty}  {hit.label[lang]}: {_quote(hit.span.text)}")
+            lines.append(
+                f"  ! -{hit.penalty}  {hit.label[lang]}: {_quote(hit.span.text)} {_at(hit.span)}"
+            )
             lines.append(f"      why: {' '.join(hit.why[lang].split())}")
+    if result.corrections:
+        lines.append("corrected, not penalised:")
+        for item in result.corrections:
+            lines.append(
+                f"  ~ {item.label[lang]} ({item.reading}): {_quote(item.span.text)} {_at(item.span)}"
+            )
     if result.flags:
         lines.append("flags:")
         lines += [
             f"  {flag}: {note}" for flag, note in zip(result.flags, result.notes, strict=True)
         ]
     return "\n".join(lines)
+
+
+def _at(span: Span) -> str:
+    return f"[{span.start}:{span.end}]"
 
 
 def _number(value: float) -> str:

@@ -117,3 +117,87 @@ def test_an_invalid_bank_is_reported_by_file(runner, tmp_path, monkeypatch):
     assert result.exit_code != 0
     assert "broken.toml" in result.output and "Field required" in result.output
     assert "Traceback" not in result.output
+
+
+# -- advisory output and `assay theory check` --------------------------------------------------
+
+
+def test_score_says_it_is_advisory_in_text_and_json(runner, answer_file):
+    text = runner.invoke(main, ["theory", "score", "evaluation-metrics", str(answer_file)])
+    assert text.output.splitlines()[1].startswith("advisory: true")
+    args = ["theory", "score", "evaluation-metrics", str(answer_file), "--json"]
+    assert json.loads(runner.invoke(main, args).stdout)["advisory"] is True
+
+
+def test_score_shows_where_a_negated_point_was_found(runner):
+    text = "ROC is not the true positive rate against the false positive rate."
+    result = runner.invoke(main, ["theory", "score", "evaluation-metrics", "-"], input=text)
+    assert result.exit_code == 0, result.output
+    assert "negated: “true positive rate against the false positive rate” [15:65], cue “not”" in (
+        result.output
+    )
+
+
+def test_check_scores_the_shipped_labelled_sets_and_passes(runner):
+    result = runner.invoke(main, ["theory", "check"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "agreement per question:"
+    assert any(line.split()[0] == "class-imbalance" for line in lines[1:6])
+    assert "overall: 100.0% of 124 answers agree (threshold 90%: ok)" in result.output
+    assert "advisory: true" in result.output
+
+
+LABELLED = """
+[[answers]]
+id = "right"
+question = "evaluation-metrics"
+band = [0.0, 0.35]
+misconceptions = ["roc-precision-recall"]
+text = "The ROC curve shows precision and recall, which is not hard to compute."
+
+[[answers]]
+id = "mislabelled"
+question = "evaluation-metrics"
+band = [0.5, 1.0]
+misconceptions = ["accuracy-alone"]
+text = "F1 is the harmonic mean of precision and recall."
+"""
+
+
+def test_check_prints_every_disagreement_and_fails_below_the_threshold(runner, tmp_path):
+    path = tmp_path / "labelled.toml"
+    path.write_text(LABELLED, encoding="utf-8")
+    result = runner.invoke(main, ["theory", "check", str(path)])
+    assert result.exit_code == 1
+    assert "evaluation-metrics    1 / 2     50.0%" in result.output
+    assert (
+        "labelled.toml: mislabelled [evaluation-metrics]: score 0.10 (band 0.5-1); "
+        "misconception not flagged: accuracy-alone"
+    ) in result.output
+    assert "(threshold 90%: below it)" in result.output
+    lenient = runner.invoke(main, ["theory", "check", str(path), "--min-agreement", "0.5"])
+    assert lenient.exit_code == 0
+
+
+def test_check_json_lists_agreement_and_disagreements(runner, tmp_path):
+    path = tmp_path / "labelled.toml"
+    path.write_text(LABELLED, encoding="utf-8")
+    result = runner.invoke(main, ["theory", "check", str(path), "--json"])
+    data = json.loads(result.stdout)
+    assert data["advisory"] is True and data["agreement"] == 0.5
+    assert data["per_question"]["evaluation-metrics"] == {
+        "agree": 1,
+        "answers": 2,
+        "agreement": 0.5,
+    }
+    assert [item["id"] for item in data["disagreements"]] == ["mislabelled"]
+
+
+def test_check_reports_a_malformed_file_as_one_line(runner, tmp_path):
+    path = tmp_path / "labelled.toml"
+    path.write_text('[[answers]]\nid = "x"\n', encoding="utf-8")
+    result = runner.invoke(main, ["theory", "check", str(path)])
+    assert result.exit_code != 0
+    assert "answers[0]: missing question, band, text" in result.output
+    assert "Traceback" not in result.output

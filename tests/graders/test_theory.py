@@ -324,6 +324,11 @@ def test_a_minimal_question_file_loads_and_scores(tmp_path):
             "misconceptions[1].label",
         ),
         ('id = "sample"', 'id = "other"', "id: 'other' differs from the file name"),
+        (
+            "penalty = 1",
+            "penalty = 1\ncontradicts = ['nope']",
+            "misconceptions[0].contradicts: no key point 'nope'",
+        ),
         ("order = 1", "order = = 1", "cannot read"),
     ],
 )
