@@ -265,6 +265,7 @@ def grade_path(
     default=None,
     help="Score the first N test examples only.",
 )
+@click.option("--train-seconds", type=click.IntRange(1), default=None, hidden=True)
 @click.option("--image", default=None, help="Grader image for the docker sandbox.")
 @click.option(
     "--json",
@@ -273,7 +274,17 @@ def grade_path(
     help="Write the report as JSON.",
 )
 def grade_command(
-    path, slug, sandbox, tier, repeats, seed, train_limit, test_limit, image, json_path
+    path,
+    slug,
+    sandbox,
+    tier,
+    repeats,
+    seed,
+    train_limit,
+    test_limit,
+    train_seconds,
+    image,
+    json_path,
 ) -> None:
     """Grade a solution (.py or .ipynb) in a sandbox: train, predict on hidden test inputs, score.
 
@@ -281,13 +292,16 @@ def grade_command(
     3: the platform itself failed.
     """
     from graders.pipeline import DEFAULT_SEED, GradeOptions
+    from sandbox.lifecycle import install_signal_handlers
 
+    install_signal_handlers()  # SIGTERM/SIGINT remove this grader's sandboxes, then exit
     options = GradeOptions(
         tier=tier,
         seed=DEFAULT_SEED if seed is None else seed,
         repeats=repeats,
         train_limit=train_limit,
         test_limit=test_limit,
+        train_seconds=train_seconds,
     )
     report = grade_path(path, slug, sandbox, options, image, ProgressPrinter())
     emit_report(report, json_path)
@@ -303,7 +317,9 @@ def demo(sandbox: str) -> None:
     from graders.challenges import all_challenges
     from graders.datasets import prepare
     from graders.pipeline import GradeOptions
+    from sandbox.lifecycle import install_signal_handlers
 
+    install_signal_handlers()
     prepare()
     outcomes = []
     for slug, challenge in all_challenges().items():
@@ -337,10 +353,11 @@ def summary_line(slug: str, report) -> str:
 
 def _register() -> None:
     # Sub-command groups that live beside the code they drive.
-    from graders import cli_image, cli_theory
+    from graders import cli_image, cli_sandbox, cli_theory
 
     main.add_command(cli_theory.theory)
     main.add_command(cli_image.image)
+    main.add_command(cli_sandbox.sandbox)
 
 
 _register()
