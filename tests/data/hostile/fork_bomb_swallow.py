@@ -5,7 +5,7 @@ import os
 
 def build_model():
     while True:
-        try:
+        try:  # noqa: SIM105 (spelled out: this is what a hostile submission writes)
             os.fork()
         except OSError:  # BlockingIOError at the pids limit: ignore it and try again
             pass
