@@ -16,8 +16,6 @@ from graders.errors import AssayError
 
 # Exit codes shared by `assay score` and `assay grade`.
 EXIT_PASSED, EXIT_BELOW_BAR, EXIT_SUBMISSION_FAILED, EXIT_PLATFORM_FAILED = 0, 1, 2, 3
-# Error classes that are the platform's fault, not the submission's.
-PLATFORM_ERRORS = {"harness_error", "platform_error"}
 
 
 class _AssayGroup(click.Group):
@@ -131,12 +129,11 @@ def emit_report(report, json_path: Path | None) -> None:
 
 
 def exit_code(report) -> int:
+    """0 passed, 1 below the bar, 2 the submission failed, 3 the platform failed (catalogue)."""
+    from graders.catalogue import is_platform
+
     if report.status == "failed":
-        return (
-            EXIT_PLATFORM_FAILED
-            if report.error.code == "platform_error"
-            else EXIT_SUBMISSION_FAILED
-        )
+        return EXIT_PLATFORM_FAILED if is_platform(report.error.code) else EXIT_SUBMISSION_FAILED
     return EXIT_PASSED if report.passed else EXIT_BELOW_BAR
 
 
@@ -163,23 +160,6 @@ def score(slug: str, tier: str | None, json_path: Path | None, predictions: Path
 
 
 # -- grade ---------------------------------------------------------------------------------------
-
-
-def pick_sandbox(name: str, image: str | None = None):
-    """The named backend, or with ``auto`` Docker when its engine answers, else bubblewrap."""
-    from sandbox.base import BACKENDS, get_sandbox
-    from sandbox.errors import SandboxUnavailable
-
-    options = {"image": image} if image else {}
-    if name != "auto":
-        return get_sandbox(name, **(options if name == "docker" else {}))
-    reasons = []
-    for candidate in ("docker", "bwrap"):
-        ok, reason = BACKENDS[candidate].available()
-        if ok:
-            return get_sandbox(candidate, **(options if candidate == "docker" else {}))
-        reasons.append(f"{candidate}: {reason}")
-    raise SandboxUnavailable("no sandbox backend can run here; " + "; ".join(reasons))
 
 
 class ProgressPrinter:
@@ -220,22 +200,18 @@ class ProgressPrinter:
 def grade_path(
     path: Path, slug: str, sandbox: str, options, image: str | None = None, progress=None
 ):
-    """Check the file, then grade it in a sandbox; a refused file is a failed report, not an error."""
-    from graders.challenges import get_challenge
-    from graders.pipeline import grade
-    from graders.report import failed_report
-    from graders.scoring import blank_report, open_challenge_dataset
-    from graders.submissions import check_submission
+    """Grade the file at ``path`` through the grading service (a report, never an exception)."""
+    from graders.service import grade_submission
 
-    challenge = get_challenge(slug)
-    dataset = open_challenge_dataset(challenge, options.tier)
-    problem = check_submission(path.name, path.read_bytes())
-    if problem is not None:
-        report = blank_report(challenge, dataset)
-        return failed_report(
-            report, problem.code, problem.message, phase="upload", detail=problem.detail
-        )
-    return grade(challenge, dataset, path, pick_sandbox(sandbox, image), options, progress)
+    return grade_submission(
+        challenge=slug,
+        source=path.read_bytes(),
+        filename=path.name,
+        sandbox=sandbox,
+        options=options,
+        progress=progress,
+        image=image,
+    )
 
 
 @main.command("grade")
