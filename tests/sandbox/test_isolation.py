@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import resource
+import select
 import socket
 import threading
 import time
@@ -60,32 +61,50 @@ def test_stdout_lines_stream_while_the_job_runs(sandbox, make_job):
 
 
 def test_no_network(sandbox, make_job):
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    port = server.getsockname()[1]
+    """The job cannot reach the host's network, probed only on 127.0.0.1.
+
+    A TCP listener and a UDP "resolver" on the host's 127.0.0.1 stand for the outside world:
+    inside a sandbox 127.0.0.1 is the sandbox's own loopback, so both attempts are refused;
+    with the host's network they would reach the probes. Nothing is aimed at any other
+    address and the system resolver is not used (its servers are outside addresses), so a
+    broken sandbox sends nothing off this machine.
+    """
+    tcp, udp = socket.socket(), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen()
+    udp.bind(("127.0.0.1", 0))
     job = make_job(
         f"""
-        import socket
-        for host in ("127.0.0.1", "10.0.2.2", "172.17.0.1"):
-            try:
-                socket.create_connection((host, {port}), timeout=3)
-                print("connected", host)
-            except OSError:
-                print("refused", host)
+        import socket, struct
         try:
-            socket.getaddrinfo("example.com", 80)
-            print("resolved")
-        except OSError:
-            print("unresolved")
+            socket.create_connection(("127.0.0.1", {tcp.getsockname()[1]}), timeout=3)
+            print("tcp connected")
+        except OSError as exc:
+            print("tcp", type(exc).__name__)
+        query = struct.pack(">HHHHHH", 1, 0x100, 1, 0, 0, 0) + b"\\5probe\\7invalid\\0\\0\\1\\0\\1"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(3)
+            sock.connect(("127.0.0.1", {udp.getsockname()[1]}))
+            try:
+                sock.send(query)
+                sock.recv(512)
+                print("udp answered")
+            except OSError as exc:
+                print("udp", type(exc).__name__)
         """
     )
     try:
         result = sandbox.run(job)
+        # A pending connection or a datagram makes a probe readable.
+        reached = select.select([tcp, udp], [], [], 0)[0]
     finally:
-        server.close()
-    assert "connected" not in result.stdout
-    assert "unresolved" in result.stdout
+        tcp.close()
+        udp.close()
+    assert result.stdout.split("\n")[:2] == [
+        "tcp ConnectionRefusedError",
+        "udp ConnectionRefusedError",
+    ]
+    assert reached == []
 
 
 def test_read_only_everywhere_but_out_and_tmp(sandbox, make_job):
