@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 ASSAY  := $(VENV)/bin/assay
 STAMP  := $(VENV)/.installed
 
-.PHONY: install data test test-fast lint format demo image freeze clean
+.PHONY: install data test test-fast lint format demo image grader-env freeze clean
 
 install: $(STAMP)
 
@@ -20,7 +20,7 @@ data: install
 	$(ASSAY) data prepare
 
 # Everything, slow tests included (what CI runs).
-test: install
+test: install grader-env
 	$(PY) -m pytest
 
 # Fast unit tests only.
@@ -42,6 +42,11 @@ demo: data
 
 image: install
 	$(VENV)/bin/assay image build --offline
+
+# The bwrap backend's job environment (the image's package set; never this venv, which holds
+# the datasets). Skipped in a second when its packages and pins are unchanged.
+grader-env: install
+	scripts/build-grader-env.sh
 
 freeze: install
 	$(PY) -m pip freeze --exclude-editable > requirements.txt

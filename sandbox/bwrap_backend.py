@@ -2,15 +2,24 @@
 
 Each job runs under ``bwrap --unshare-all`` (new user, pid, net, ipc, uts and cgroup
 namespaces; the network namespace has only a loopback device), as uid/gid 65534 inside,
-with every capability dropped, no nested user namespaces, and a read-only root built
-from read-only binds of ``/usr`` and of the Python installation that runs the job.
-``/tmp`` and ``/out`` are size-limited tmpfs mounts; after the job, ``bwrap_init``
+with every capability dropped, no nested user namespaces, the shared seccomp filter
+(``sandbox.seccomp``: Docker's default profile minus io_uring and ptrace), ``/proc/sys``
+read-only, and a read-only root built from read-only binds of ``/usr`` and of the grader
+environment (``var/grader-env``, the image's package set, at ``/opt/venv``; never the
+worker's own venv, which holds the datasets). ``/tmp`` and ``/out`` are size-limited tmpfs
+mounts; after the job, ``bwrap_init`` (pid 1, which the job can neither signal nor trace)
 streams ``/out`` to the host as tar, which is extracted with caps.
+
+Host user: a grader running as root never runs bwrap as root. The launcher joins the
+job's cgroup, sets rlimits, then drops to an unprivileged host uid/gid (``ASSAY_SANDBOX_UID``
+/ ``ASSAY_SANDBOX_GID``, default 65533, which owns nothing) before it executes bwrap, whose
+user namespace then maps the sandbox user to that uid. A grader that is not root runs bwrap
+as itself (the user namespace maps the sandbox user to the worker's uid).
 
 Limits: memory (no swap), processes and CPU come from a cgroup made per job
 (``sandbox.cgroups``), which also reports OOM kills and peak memory. Without a writable
-cgroup hierarchy the backend falls back to rlimits (RLIMIT_NPROC, RLIMIT_DATA), and it
-refuses to run as root in that case, because RLIMIT_NPROC does not bind root.
+cgroup hierarchy the backend falls back to rlimits (RLIMIT_NPROC, RLIMIT_DATA); the job
+never runs as root, so RLIMIT_NPROC binds it (it counts every process of that host uid).
 """
 
 from __future__ import annotations
@@ -29,18 +38,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandbox import lifecycle
+from sandbox import lifecycle, seccomp
 from sandbox.archive import ExtractResult, safe_extract
 from sandbox.base import Job, RunResult, Sandbox, wait_for
 from sandbox.cgroups import Cgroup
 from sandbox.errors import SandboxUnavailable
+from sandbox.paths import make_readable, make_traversable
 from sandbox.pidcap import PidsCapWatch
 from sandbox.streams import OutputCapture, pump_fd
 
 SANDBOX_UID = 65534
+#: Host uid/gid the sandbox runs as when the grader is root (ASSAY_SANDBOX_UID/_GID): in no
+#: distribution's allocated range (Debian reserves 65000-65533), so it owns no files and
+#: runs no host process.
+DEFAULT_HOST_ID = 65533
 MB = 1024 * 1024
 INIT_SCRIPT = Path(__file__).with_name("bwrap_init.py")
 INIT_PATH = "/.assay/init.py"
+#: Where the grader environment is bound inside (the same path as in the grader image).
+VENV_MOUNT = "/opt/venv"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: /proc entries a job must not write even if a mapping went wrong (bwrap covers them only
+#: when it runs privileged).
+PROC_READ_ONLY = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs")
 #: The only host files from /etc the sandbox sees (for the dynamic loader).
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime")
 PASSWD = "root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:65534:65534:sandbox:/tmp:/bin/sh\n"
@@ -48,39 +68,73 @@ GROUP = "root:x:0:\nsandbox:x:65534:\n"
 
 # Runs on the host, between Popen and bwrap: joins the job's cgroup and sets rlimits, so
 # that bwrap and everything under it inherit both (no preexec_fn, which is unsafe in a
-# threaded worker).
+# threaded worker), then, when started as root, drops to the sandbox's host uid for good
+# (bwrap run as root would map the sandbox user to host root). Any failure is written to
+# the status descriptor and nothing runs; on success exec closes it (the host reads EOF).
 LAUNCHER = """\
 import json, os, resource, sys
 spec = json.loads(sys.argv[1])
-for path in spec["procs"]:
-    with open(path, "w") as f:
-        f.write(str(os.getpid()))
-for name, value in spec["rlimits"].items():
-    resource.setrlimit(getattr(resource, name), (value, value))
-os.execv(sys.argv[2], sys.argv[2:])
+status = spec["status_fd"]
+try:
+    for path in spec["procs"]:
+        with open(path, "w") as f:
+            f.write(str(os.getpid()))
+    for name, value in spec["rlimits"].items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+    if spec["user"]:
+        uid, gid = spec["user"]
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+        try:
+            os.setuid(0)
+        except PermissionError:
+            pass
+        else:
+            raise OSError("root could be regained after the drop")
+        if os.getresuid() != (uid,) * 3 or os.getresgid() != (gid,) * 3 or os.getgroups():
+            raise OSError("the credentials did not change")
+    os.set_inheritable(status, False)
+    os.execv(sys.argv[2], sys.argv[2:])
+except BaseException as exc:
+    os.write(status, f"{type(exc).__name__}: {exc}".encode())
+    os._exit(125)
 """
 
 
 class BwrapSandbox(Sandbox):
-    """Runs jobs with bubblewrap and the given (default: the current) Python interpreter."""
+    """Runs jobs with bubblewrap and the grader environment's Python (``grader_env()``).
+
+    ``python`` may name another interpreter (a venv's is bound at ``/opt/venv``); it must
+    never be the worker's own venv, which holds the dataset packages.
+    """
 
     name = "bwrap"
 
     def __init__(self, python: str | None = None, bwrap: str = "bwrap"):
-        self.python = python or sys.executable
+        if python is None:
+            python = str(_grader_python_or_raise())
+        self.python = python
         self.bwrap = shutil.which(bwrap) or bwrap
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
-        """Needs the bwrap binary, user namespaces, and a cgroup or a non-root user."""
-        return _probe(shutil.which("bwrap") or "")
+        """Needs the bwrap binary, user namespaces, the grader environment, libseccomp, and
+        (as root) a host uid to drop to that can read that environment."""
+        python = grader_env() / "bin" / "python"
+        if not python.exists():
+            return False, _missing_env_message()
+        return _probe(shutil.which("bwrap") or "", str(python))
 
     def describe(self) -> dict[str, Any]:
-        """Backend, bwrap version, interpreter, and how limits are enforced."""
+        """Backend, bwrap version, interpreter, host user, and how limits are enforced."""
+        user = host_user()
         return {
             "backend": self.name,
             "bwrap": _bwrap_version(self.bwrap),
             "python": self.python,
+            "host_user": f"{user[0]}:{user[1]}" if user else f"{os.getuid()}:{os.getgid()}",
+            "seccomp": "docker-default minus " + ", ".join(sorted(seccomp.DENIED)),
             "limits_via": _limits_via(),
             "image": None,
         }
@@ -89,6 +143,9 @@ class BwrapSandbox(Sandbox):
         """Run ``job`` under bwrap; see the module docstring for the isolation."""
         if job.limits.gpus:
             raise SandboxUnavailable("the bwrap backend has no GPU support; use docker")
+        if host_user() is not None:  # the sandbox's uid is not the owner of the input
+            make_readable(Path(job.input_dir))
+            make_traversable(Path(job.input_dir))
         cgroup = Cgroup.create(job.limits.memory_mb, job.limits.processes, job.limits.cpus)
         # Named after this process (its owner); a signal handler or the janitor removes it
         # if this process cannot (sandbox.lifecycle).
@@ -137,37 +194,54 @@ class _Run:
     def _spawn(self) -> tuple[subprocess.Popen, tuple[int, int, int]]:
         """Start launcher -> bwrap -> init -> job; return it and the stdout/stderr/tar pipes."""
         (out_r, out_w), (err_r, err_w), (tar_r, tar_w) = os.pipe(), os.pipe(), os.pipe()
-        etc = {"/etc/passwd": _data_fd(PASSWD), "/etc/group": _data_fd(GROUP)}
-        child_fds = (out_w, err_w, tar_w, *etc.values())
+        status_r, status_w = os.pipe()
+        # Served from descriptors, not bound from the host: nothing of the repository's path
+        # needs to be readable by the sandbox's uid or shows in its mount table.
+        files = {
+            "/etc/passwd": _data_fd(PASSWD),
+            "/etc/group": _data_fd(GROUP),
+            INIT_PATH: _data_fd(INIT_SCRIPT.read_text()),
+        }
+        passed = (tar_w, status_w, seccomp.program_fd(), *files.values())
         try:
             proc = subprocess.Popen(
-                self._argv(tar_w, etc),
+                self._argv(tar_w, status_w, passed[2], files),
                 stdin=subprocess.DEVNULL,
                 stdout=out_w,
                 stderr=err_w,
-                pass_fds=(tar_w, *etc.values()),
+                pass_fds=passed,
                 process_group=0,
                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
             )
         except BaseException:
-            for fd in (out_r, err_r, tar_r):
+            for fd in (out_r, err_r, tar_r, status_r):
                 os.close(fd)
             raise
         finally:
-            for fd in child_fds:
+            for fd in (out_w, err_w, *passed):
                 os.close(fd)
+        with os.fdopen(status_r, "rb") as status:
+            failure = status.read().decode(errors="replace")
+        if failure:  # the launcher could not set up (e.g. drop root): bwrap never started
+            proc.wait()
+            for fd in (out_r, err_r, tar_r):
+                os.close(fd)
+            raise SandboxUnavailable(f"the bwrap launcher refused to start the job: {failure}")
         return proc, (out_r, err_r, tar_r)
 
-    def _argv(self, tar_fd: int, etc: dict[str, int]) -> list[str]:
+    def _argv(self, tar_fd: int, status_fd: int, filter_fd: int, files: dict[str, int]):
         limits = self.job.limits
         spec = {
             "procs": self.cgroup.procs_files if self.cgroup else [],
             "rlimits": rlimits(limits, with_cgroup=self.cgroup is not None),
+            "user": host_user(),
+            "status_fd": status_fd,
         }
         sandbox = self.sandbox
         paths = python_layout(sandbox.python)
-        inner = [sandbox.python, "-I", INIT_PATH, str(tar_fd), sandbox.python, *self.job.argv]
-        bwrap = bwrap_argv(self.job, sandbox.bwrap, paths, etc, inner)
+        python = paths.inside(sandbox.python)
+        inner = [python, "-I", INIT_PATH, str(tar_fd), python, *self.job.argv]
+        bwrap = bwrap_argv(self.job, sandbox.bwrap, paths, files, inner, seccomp_fd=filter_fd)
         return [sys.executable, "-I", "-S", "-c", LAUNCHER, json.dumps(spec), *bwrap]
 
     def _extract(self, fd: int) -> threading.Thread:
@@ -211,28 +285,40 @@ class _Run:
 
 
 def bwrap_argv(
-    job: Job, bwrap: str, python: PythonLayout, etc_fds: dict[str, int], command: list[str]
+    job: Job,
+    bwrap: str,
+    python: PythonLayout,
+    etc_fds: dict[str, int],
+    command: list[str],
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     """The bwrap command line for ``job`` (everything but the limits set by the launcher).
 
-    ``etc_fds`` maps files such as /etc/passwd to readable descriptors of their content.
+    ``etc_fds`` maps files such as /etc/passwd to readable descriptors of their content;
+    ``seccomp_fd`` holds the compiled filter (every real run passes one).
     """
     disk = str(job.limits.disk_mb * MB)
     argv = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns"]
     argv += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox"]
-    argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-    argv += ["--proc", "/proc", "--dev", "/dev"]
+    # --as-pid-1: bwrap_init is pid 1 itself, so the job can neither kill it nor (it is not
+    # dumpable, and seccomp denies ptrace) read or write its memory.
+    argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--as-pid-1"]
+    argv += ["--proc", "/proc"]
+    for path in PROC_READ_ONLY:
+        argv += ["--ro-bind-try", path, path]
+    argv += ["--dev", "/dev"]
     for path in ("/tmp", "/out", "/dev/shm"):
         argv += ["--size", disk, "--perms", "1777", "--tmpfs", path]
     # After the tmpfs mounts, so a Python installed under /tmp (a CI clone) stays visible.
     argv += _root_binds(python, etc_fds)
     argv += ["--ro-bind", str(Path(job.input_dir).resolve()), "/job"]
-    argv += ["--ro-bind", str(INIT_SCRIPT), INIT_PATH]
     # bwrap's root and /dev are tmpfs without a size: make both read-only.
     argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
     env = {**job.environment(), "PATH": f"{Path(command[0]).parent}:/usr/local/bin:/usr/bin:/bin"}
     for key, value in env.items():
         argv += ["--setenv", key, value]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     return [*argv, "--", *command]
 
 
@@ -256,8 +342,10 @@ def _root_binds(python: PythonLayout, etc_fds: dict[str, int]) -> list[str]:
     for path, fd in etc_fds.items():
         argv += ["--ro-bind-data", str(fd), path]
     for path in python.binds:
-        if not path.startswith("/usr/"):
+        if not _inside(path, "/usr"):  # bound above
             argv += ["--ro-bind", path, path]
+    if python.venv:
+        argv += ["--ro-bind", python.venv, VENV_MOUNT]
     for path in python.hidden:
         argv += ["--size", "4096", "--tmpfs", path, "--remount-ro", path]
     return argv
@@ -282,18 +370,30 @@ def rlimits(limits, with_cgroup: bool) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class PythonLayout:
-    """Where an interpreter lives: folders to bind read-only, and folders in them to hide."""
+    """Where an interpreter lives: folders to bind read-only at their own path, folders in
+    them to hide, and the venv (if any), bound at ``VENV_MOUNT``."""
 
     binds: tuple[str, ...]
     hidden: tuple[str, ...] = ()
+    venv: str | None = None
+
+    def inside(self, python: str) -> str:
+        """The path of ``python`` inside the sandbox."""
+        if self.venv:
+            for path in (os.path.abspath(python), os.path.realpath(python)):
+                if _inside(path, self.venv):
+                    return VENV_MOUNT + path[len(self.venv.rstrip("/")) :]
+        return python
 
 
 LAYOUT_CODE = """\
-import json, sys, sysconfig
-base = sysconfig.get_paths(vars={"base": sys.base_prefix, "platbase": sys.base_exec_prefix})
+import json, site, sys, sysconfig
+bases = [sys.base_prefix, sys.base_exec_prefix]
+base = sysconfig.get_paths(vars={"base": bases[0], "platbase": bases[1]})
 print(json.dumps({
+    "prefix": sys.prefix,
     "prefixes": [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix],
-    "base_site": [base["purelib"], base["platlib"]],
+    "base_site": [base["purelib"], base["platlib"], *site.getsitepackages(bases)],
     "path": sys.path,
 }))
 """
@@ -301,20 +401,27 @@ print(json.dumps({
 
 @functools.cache
 def python_layout(python: str) -> PythonLayout:
-    """Bind the interpreter's venv and base installation; hide the base installation's
-    site-packages unless the venv uses them (they may hold anything the host installed)."""
+    """Bind the interpreter's venv (at ``VENV_MOUNT``) and base installation; hide the base
+    installation's site folders (Debian's dist-packages too) unless the venv uses them:
+    they may hold anything the host installed, the dataset packages included."""
     info = json.loads(subprocess.check_output([python, "-I", "-c", LAYOUT_CODE], text=True))
+    venv = None
+    base_prefixes = {os.path.realpath(info["prefixes"][i]) for i in (1, 3)}
+    if os.path.realpath(info["prefix"]) not in base_prefixes:
+        venv = os.path.realpath(info["prefix"])
     paths = set(info["prefixes"]) | {os.path.realpath(p) for p in info["prefixes"]}
     paths.add(os.path.dirname(os.path.realpath(python)))
+    if venv:
+        paths = {p for p in paths if not _inside(os.path.realpath(p), venv)}
     ordered = sorted(paths, key=len)
     binds = [p for i, p in enumerate(ordered) if not any(_inside(p, q) for q in ordered[:i])]
     on_path = {os.path.realpath(p) for p in info["path"]}
     hidden = {
         p
         for p in info["base_site"]
-        if os.path.isdir(p) and os.path.realpath(p) not in on_path and not p.startswith("/usr/")
+        if os.path.isdir(p) and os.path.realpath(p) not in on_path and not os.path.islink(p)
     }
-    return PythonLayout(tuple(binds), tuple(sorted(hidden)))
+    return PythonLayout(tuple(binds), tuple(sorted(hidden)), venv)
 
 
 def _inside(path: str, parent: str) -> bool:
@@ -340,22 +447,80 @@ def _oom_killed(cgroup: Cgroup | None, stderr: str) -> bool:
     return "MemoryError" in stderr[-2000:]
 
 
+def host_user() -> tuple[int, int] | None:
+    """The host uid/gid jobs run as when this process is root (``ASSAY_SANDBOX_UID`` /
+    ``ASSAY_SANDBOX_GID``, default ``DEFAULT_HOST_ID``); None when it is not root (jobs
+    then run as this process's own uid, as an unprivileged bwrap always does)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        uid = int(os.environ.get("ASSAY_SANDBOX_UID") or DEFAULT_HOST_ID)
+        gid = int(os.environ.get("ASSAY_SANDBOX_GID") or uid)
+    except ValueError as exc:
+        raise SandboxUnavailable(f"ASSAY_SANDBOX_UID/GID must be numbers: {exc}") from exc
+    if uid <= 0 or gid <= 0:
+        raise SandboxUnavailable("ASSAY_SANDBOX_UID/GID must name an unprivileged user, not root")
+    return uid, gid
+
+
+def grader_env() -> Path:
+    """The bwrap grader environment: ``ASSAY_GRADER_ENV``, default ``var/grader-env``."""
+    return Path(os.environ.get("ASSAY_GRADER_ENV") or REPO_ROOT / "var" / "grader-env")
+
+
+def _missing_env_message() -> str:
+    return (
+        f"the bwrap grader environment {grader_env()} is missing; build it with: "
+        "make grader-env (scripts/build-grader-env.sh)"
+    )
+
+
+def _grader_python_or_raise() -> Path:
+    python = grader_env() / "bin" / "python"
+    if not python.exists():
+        raise SandboxUnavailable(_missing_env_message())
+    return python
+
+
 @functools.cache
-def _probe(bwrap: str) -> tuple[bool, str]:
+def _probe(bwrap: str, python: str) -> tuple[bool, str]:
+    """Run ``python -c pass`` the way a job runs: launcher (drop), namespaces, seccomp."""
     if not bwrap:
         return False, "bubblewrap is not installed (Debian: apt-get install bubblewrap)"
-    probe = [bwrap, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID)]
-    probe += [*_system_binds(), "--dev", "/dev", "/usr/bin/true"]
-    proc = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+    try:
+        user = host_user()
+        layout = python_layout(python)
+        filter_fd = seccomp.program_fd()
+    except (SandboxUnavailable, OSError, subprocess.CalledProcessError) as exc:
+        return False, str(exc)
+    probe = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--as-pid-1"]
+    probe += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
+    probe += ["--proc", "/proc", "--dev", "/dev", *_root_binds(layout, {})]
+    probe += ["--seccomp", str(filter_fd), "--", layout.inside(python), "-I", "-c", "pass"]
+    status_r, status_w = os.pipe()
+    spec = {"procs": [], "rlimits": {}, "user": user, "status_fd": status_w}
+    launcher = [sys.executable, "-I", "-S", "-c", LAUNCHER, json.dumps(spec), *probe]
+    try:
+        proc = subprocess.run(
+            launcher, capture_output=True, text=True, timeout=60, pass_fds=(status_w, filter_fd)
+        )
+    finally:
+        os.close(status_w)
+        os.close(filter_fd)
+    with os.fdopen(status_r, "rb") as status:
+        failure = status.read().decode(errors="replace")
+    who = f"host uid {user[0]}" if user else "this user"
+    if failure:
+        return False, (
+            f"cannot drop root to {who} before starting bwrap ({failure}); give the grader "
+            "CAP_SETUID/CAP_SETGID or run it as a non-root user"
+        )
     if proc.returncode != 0:
         return False, (
-            f"bwrap cannot create namespaces here ({proc.stderr.strip()}); enable unprivileged "
-            "user namespaces (sysctl kernel.unprivileged_userns_clone=1 / user.max_user_namespaces)"
-        )
-    if _limits_via() == "rlimits" and os.geteuid() == 0:
-        return False, (
-            "no writable cgroup hierarchy, and RLIMIT_NPROC does not bind root: run the worker "
-            "as a non-root user, or give it a writable (delegated) cgroup"
+            f"bwrap cannot run the grader environment's Python as {who} "
+            f"({proc.stderr.strip()[-500:]}): enable unprivileged user namespaces (sysctl "
+            "user.max_user_namespaces / kernel.unprivileged_userns_clone=1), and make "
+            f"{python} and the folders above it readable by that uid"
         )
     return True, ""
 

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sandbox import lifecycle
+from sandbox import lifecycle, seccomp
 from sandbox.archive import ChunkReader, ExtractResult, safe_extract
 from sandbox.base import Job, RunResult, Sandbox, wait_for
 from sandbox.cgroups import pids_current_file
@@ -160,7 +160,8 @@ def container_options(
         "tmpfs": {"/tmp": tmpfs, "/out": tmpfs},
         "volumes": {str(Path(job.input_dir).resolve()): {"bind": "/job", "mode": "ro"}},
         "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges"],
+        # The shared profile: Docker's default minus io_uring and ptrace (sandbox.seccomp).
+        "security_opt": ["no-new-privileges", seccomp.docker_security_opt()],
         "ipc_mode": "private",
         "pids_limit": limits.processes,
         "mem_limit": f"{limits.memory_mb}m",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 import tarfile
 import threading
 from pathlib import Path
@@ -74,7 +76,15 @@ def test_container_options_lock_the_container_down(tmp_path):
     assert options["network_mode"] == "none"
     assert options["read_only"] is True
     assert options["cap_drop"] == ["ALL"]
-    assert options["security_opt"] == ["no-new-privileges"]
+    no_new_privileges, profile = options["security_opt"]
+    assert no_new_privileges == "no-new-privileges"
+    allowed = {
+        name
+        for rule in json.loads(profile.removeprefix("seccomp="))["syscalls"]
+        if rule["action"] == "SCMP_ACT_ALLOW"
+        for name in rule["names"]
+    }
+    assert "read" in allowed and not allowed & {"io_uring_setup", "ptrace"}
     assert options["pids_limit"] == 64
     assert options["mem_limit"] == options["memswap_limit"] == "512m"
     assert options["nano_cpus"] == 1_500_000_000
@@ -164,7 +174,9 @@ def test_python_layout_covers_the_interpreter():
     import sys
 
     layout = bwrap_backend.python_layout(sys.executable)
-    assert any(sys.prefix.startswith(path) for path in layout.binds)
+    assert layout.venv == os.path.realpath(sys.prefix)  # bound at /opt/venv
+    assert layout.inside(sys.executable).startswith("/opt/venv/bin/")
+    assert any(sys.base_prefix.startswith(path) for path in layout.binds)
     assert not any(a != b and b.startswith(a + "/") for a in layout.binds for b in layout.binds)
     assert not any(path in sys.path for path in layout.hidden)
 
