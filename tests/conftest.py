@@ -31,13 +31,15 @@ def prepared_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-@pytest.fixture
+def unavailable(reason: str) -> None:
+    """The one rule for every suite: a missing part (docker, bwrap, a cgroup, a browser, a
+    database) skips the test on a laptop, and fails it under ``CI=true``."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: a missing dependency is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
 def skip_or_fail() -> Callable[[str], None]:
-    """Skip a test whose tool (docker, bwrap) is missing, except under ``CI=true``: there it fails."""
-
-    def _unavailable(reason: str) -> None:
-        if IN_CI:
-            pytest.fail(f"{reason} (CI=true: a missing dependency is a failure, not a skip)")
-        pytest.skip(reason)
-
-    return _unavailable
+    """``unavailable`` as a fixture (session-scoped, so session fixtures can use it too)."""
+    return unavailable

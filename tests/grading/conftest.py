@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -12,18 +11,15 @@ from graders.datasets import open_dataset
 from graders.pipeline import GradeOptions, grade
 
 HOSTILE = Path(__file__).resolve().parent.parent / "data" / "hostile"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def make_sandbox(name: str):
+def make_sandbox(name: str, skip_or_fail):
     """A real backend, or skip (on a laptop) / fail (in CI) when it cannot run here."""
     from sandbox.registry import BACKENDS, get_sandbox
 
     ok, reason = BACKENDS[name].available()
     if not ok:
-        if IN_CI:
-            pytest.fail(f"{name} sandbox unavailable in CI: {reason}")
-        pytest.skip(f"{name} sandbox unavailable: {reason}")
+        skip_or_fail(f"{name} sandbox unavailable: {reason}")
     return get_sandbox(name)
 
 
@@ -34,14 +30,14 @@ def make_sandbox(name: str):
         pytest.param("bwrap", marks=pytest.mark.bwrap),
     ],
 )
-def sandbox(request):
-    return make_sandbox(request.param)
+def sandbox(request, skip_or_fail):
+    return make_sandbox(request.param, skip_or_fail)
 
 
 @pytest.fixture(scope="session")
-def bwrap_only():
+def bwrap_only(skip_or_fail):
     """For behaviour of the harness and pipeline that does not depend on the backend."""
-    return make_sandbox("bwrap")
+    return make_sandbox("bwrap", skip_or_fail)
 
 
 def grader(sandbox):
