@@ -248,3 +248,18 @@ def test_notebook_author_metadata_is_stripped():
     assert "authors" not in stripped["metadata"]
     assert stripped["metadata"]["kernelspec"] == {"name": "python3"}
     assert strip_identity(b"{broken") == b"{broken"
+
+
+def test_the_heartbeat_ticks_on_its_own_thread_until_stopped():
+    from graders.service import _Heartbeat
+
+    ticks = []
+    beat = _Heartbeat(lambda e: ticks.append((e, threading.current_thread().name)), every=0.05)
+    time.sleep(0.3)
+    beat.stop()
+    count = len(ticks)
+    time.sleep(0.2)
+
+    assert count >= 3 and len(ticks) == count
+    assert {e["event"] for e, _ in ticks} == {"heartbeat"}
+    assert {name for _, name in ticks} == {"grading-heartbeat"}
