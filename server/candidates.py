@@ -122,7 +122,7 @@ def submit_code(
         size=len(data),
         created_at=now,
     )
-    session.add(submission)
+    invitation.submissions.append(submission)
     session.flush()
     from server.grading import enqueue_submission
 

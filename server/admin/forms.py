@@ -5,7 +5,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from server.models import ROLES
 
-ROLE_CHOICES = [(role, role) for role in ROLES]
+ROLE_CHOICES = list(ROLES)
 
 
 class NewUserForm(FlaskForm):

@@ -32,7 +32,7 @@ class AssessmentForm(FlaskForm):
     attempt_limit = IntegerField(
         _l("Attempts per challenge"), default=3, validators=[NumberRange(1, 50)]
     )
-    dataset_tier = SelectField(_l("Dataset tier"), choices=[("sample", "sample"), ("full", "full")])
+    dataset_tier = SelectField(_l("Dataset tier"), choices=["sample", "full"])
     show_scores_to_candidate = BooleanField(_l("Candidates see their scores"))
     blind_review = BooleanField(_l("Blind review by default"), default=True)
     submit = SubmitField(_l("Create assessment"))

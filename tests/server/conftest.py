@@ -29,6 +29,18 @@ PASSWORD = "correct horse battery staple"
 _ids = itertools.count(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2id with small costs: tests log in hundreds of times (production keeps the defaults)."""
+    from argon2 import PasswordHasher
+
+    from server import security
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
+        yield
+
+
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database file migrated to head by Alembic, copied by each test."""
@@ -39,10 +51,19 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def app_config(tmp_path: Path, migrated_template: Path) -> TestConfig:
-    """The test app's config; change it before the first use of ``app``."""
+def app_config(
+    tmp_path: Path, migrated_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> TestConfig:
+    """The test app's config; change it before the first use of ``app``.
+
+    ``ASSAY_INSTANCE`` points at the test's instance too, so the queue (``server.queue``
+    reads the environment) lives beside the test's database, not in var/instance.
+    """
     instance = tmp_path / "instance"
     instance.mkdir()
+    monkeypatch.setenv("ASSAY_INSTANCE", str(instance))
+    monkeypatch.delenv("ASSAY_QUEUE_URL", raising=False)
+    monkeypatch.delenv("ASSAY_DATABASE_URL", raising=False)
     shutil.copyfile(migrated_template, instance / "assay.db")
     return TestConfig(
         instance,

@@ -1,0 +1,232 @@
+"""Every route against every kind of visitor.
+
+Staff routes: anonymous, recruiter (owner and not), reviewer, admin. Candidate routes: the
+candidate's own link, another candidate's link (asking for the first one's submissions),
+an expired link, a revoked link, a made-up link. A new route fails ``test_every_route_is_
+in_the_table`` until it is added here.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import BytesIO
+
+import pytest
+
+from server.models import Grading, ProgressEvent, Submission, utcnow
+
+ADMIN_ROUTES = {
+    "admin.users": ("GET", "/admin/users", None),
+    "admin.create_user": (
+        "POST",
+        "/admin/users",
+        {"email": "n@example.test", "name": "N", "role": "reviewer", "password": "p" * 12},
+    ),
+    "admin.edit_user": ("GET", "/admin/users/{user}", None),
+    "admin.outbox": ("GET", "/admin/outbox", None),
+}
+RECRUITER_ROUTES = {
+    "recruiter.assessments": ("GET", "/recruiter/", None),
+    "recruiter.new_assessment": ("GET", "/recruiter/assessments/new", None),
+    "recruiter.assessment": ("GET", "/recruiter/assessments/{assessment}", None),
+    "recruiter.invite": (
+        "POST",
+        "/recruiter/assessments/{assessment}/invite",
+        {"name": "Nia", "email": "nia@example.test"},
+    ),
+    "recruiter.invite_csv": ("POST", "/recruiter/assessments/{assessment}/invite-csv", "csv"),
+    "recruiter.invitation_action": (
+        "POST",
+        "/recruiter/invitations/{invitation}/extend",
+        {"days": "2"},
+    ),
+}
+CANDIDATE_ROUTES = {
+    "candidate.landing": ("GET", "/c/{token}", None),
+    "candidate.start": ("POST", "/c/{token}/start", {}),
+    "candidate.work": ("GET", "/c/{token}/work", None),
+    "candidate.statement": ("GET", "/c/{token}/challenges/lenet5-mnist", None),
+    "candidate.starter": ("GET", "/c/{token}/challenges/lenet5-mnist/starter", None),
+    "candidate.upload": ("POST", "/c/{token}/challenges/lenet5-mnist/upload", "upload"),
+    "candidate.submission": ("GET", "/c/{token}/submissions/{submission}", None),
+    "candidate.progress": ("GET", "/c/{token}/submissions/{submission}/progress", None),
+    "candidate.save_answer": ("POST", "/c/{token}/theory/class-imbalance", {"text": "draft"}),
+}
+OPEN_ROUTES = {
+    "static",
+    "healthz",
+    "index",
+    "set_language",
+    "auth.login",
+    "auth.logout",
+    "auth.home",
+}
+
+
+def test_every_route_is_in_the_table(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    known = set(ADMIN_ROUTES) | set(RECRUITER_ROUTES) | set(CANDIDATE_ROUTES) | OPEN_ROUTES
+    assert endpoints - known == set()
+
+
+@pytest.fixture
+def world(db, make_user, make_assessment, make_invitation):
+    """Two candidates of one recruiter's assessment, each with a submission and progress."""
+    owner = make_user(role="recruiter", name="Owner")
+    people = {
+        "admin": make_user(role="admin"),
+        "owner": owner,
+        "other_recruiter": make_user(role="recruiter"),
+        "reviewer": make_user(role="reviewer"),
+    }
+    assessment = make_assessment(owner=owner)
+    now = utcnow()
+    alice, alice_token = make_invitation(
+        assessment=assessment, opened_at=now, candidate_name="Alice Secret"
+    )
+    bob, bob_token = make_invitation(assessment=assessment, opened_at=now, candidate_name="Bob")
+    expired, expired_token = make_invitation(
+        assessment=assessment, expires_at=now - timedelta(hours=1)
+    )
+    revoked, revoked_token = make_invitation(assessment=assessment, revoked_at=now)
+    subs = {}
+    for who, invitation in (("alice", alice), ("bob", bob)):
+        submission = Submission(
+            invitation_id=invitation.id,
+            challenge_slug="lenet5-mnist",
+            filename="solution.py",
+            source=f"# {who}'s code\n".encode(),
+            sha256="0" * 64,
+            size=10,
+        )
+        grading = Grading(status="running")
+        submission.gradings.append(grading)
+        db.add(submission)
+        db.flush()
+        db.add(
+            ProgressEvent(
+                grading_id=grading.id,
+                seq=0,
+                kind="epoch",
+                data_json=f'{{"event": "epoch", "epoch": {7 if who == "alice" else 2}, "epochs": 9}}',
+            )
+        )
+        subs[who] = submission.id
+    db.commit()
+    return {
+        "people": people,
+        "assessment": assessment.id,
+        "alice": alice,
+        "subs": subs,
+        "tokens": {
+            "alice": alice_token,
+            "bob": bob_token,
+            "expired": expired_token,
+            "revoked": revoked_token,
+            "madeup": "x" * 43,
+        },
+    }
+
+
+def _call(client, method, url, data):
+    if data == "csv":
+        data = {"file": (BytesIO(b"Zoe,zoe@example.test\n"), "c.csv")}
+    elif data == "upload":
+        data = {"file": (BytesIO(b"def build_model():\n    return None\n"), "s.py")}
+    if method == "GET":
+        return client.get(url)
+    return client.post(url, data=data or {}, content_type="multipart/form-data")
+
+
+def _fill(url, world, **extra):
+    values = {
+        "user": world["people"]["owner"].id,
+        "assessment": world["assessment"],
+        "invitation": world["alice"].id,
+        **extra,
+    }
+    return url.format(**values)
+
+
+STAFF = ["anonymous", "owner", "other_recruiter", "reviewer", "admin"]
+
+
+@pytest.mark.parametrize("who", STAFF)
+@pytest.mark.parametrize("endpoint", sorted(ADMIN_ROUTES))
+def test_admin_routes(app, world, login, who, endpoint):
+    client = app.test_client()
+    if who != "anonymous":
+        login(client, world["people"][who])
+    method, url, data = ADMIN_ROUTES[endpoint]
+    response = _call(client, method, _fill(url, world), data)
+    if who == "anonymous":
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+    elif who == "admin":
+        assert response.status_code in (200, 302) and "/login" not in response.headers.get(
+            "Location", ""
+        )
+    else:
+        assert response.status_code == 403
+
+
+@pytest.mark.parametrize("who", STAFF)
+@pytest.mark.parametrize("endpoint", sorted(RECRUITER_ROUTES))
+def test_recruiter_routes(app, world, login, who, endpoint):
+    client = app.test_client()
+    if who != "anonymous":
+        login(client, world["people"][who])
+    method, url, data = RECRUITER_ROUTES[endpoint]
+    response = _call(client, method, _fill(url, world), data)
+    specific = "{" in url
+    if who == "anonymous":
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+    elif who == "reviewer":
+        assert response.status_code == 403
+    elif who == "other_recruiter" and specific:
+        assert response.status_code == 404
+    else:
+        assert response.status_code in (200, 302)
+        assert "/login" not in response.headers.get("Location", "")
+
+
+def test_other_recruiter_does_not_see_the_assessment_in_lists(app, world, login):
+    client = app.test_client()
+    login(client, world["people"]["other_recruiter"])
+    assert "Alice Secret" not in client.get("/recruiter/").get_data(as_text=True)
+
+
+LINK_OUTCOME = {"expired": 410, "revoked": 403, "madeup": 404}
+
+
+@pytest.mark.parametrize("link", ["alice", "bob", "expired", "revoked", "madeup"])
+@pytest.mark.parametrize("endpoint", sorted(CANDIDATE_ROUTES))
+@pytest.mark.parametrize("staff", [None, "admin"])
+def test_candidate_routes(app, world, login, link, endpoint, staff):
+    """Alice's submission asked for through each link (a staff login changes nothing)."""
+    client = app.test_client()
+    if staff:
+        login(client, world["people"][staff])
+    method, url, data = CANDIDATE_ROUTES[endpoint]
+    target = _fill(url, world, token=world["tokens"][link], submission=world["subs"]["alice"])
+    response = _call(client, method, target, data)
+    body = response.get_data(as_text=True)
+    if link in LINK_OUTCOME:
+        assert response.status_code == LINK_OUTCOME[link]
+        assert "Alice Secret" not in body and "alice's code" not in body
+    elif link == "bob":
+        assert "Alice Secret" not in body and "epoch 7" not in body
+        if "{submission}" in url:
+            assert response.status_code == 404
+        else:
+            assert response.status_code in (200, 302)
+    else:
+        assert response.status_code in (200, 302)
+        if endpoint == "candidate.progress":
+            assert "epoch 7 of 9" in body
+
+
+def test_link_pages_say_what_to_do(client, world):
+    expired = client.get(f"/c/{world['tokens']['expired']}").get_data(as_text=True)
+    assert "expired" in expired and "extend" in expired
+    revoked = client.get(f"/c/{world['tokens']['revoked']}").get_data(as_text=True)
+    assert "withdrew" in revoked
