@@ -83,3 +83,16 @@ def test_the_original_labelled_answers_keep_ninety_percent_band_agreement(bank):
         low, high = sample["band"]
         agree += low <= fraction <= high
     assert agree >= 0.9 * len(LABELLED)
+
+
+@pytest.mark.parametrize("answer", ADVERSARIAL, ids=lambda answer: answer["id"])
+def test_every_span_and_cue_is_a_slice_of_the_answer(bank, answer):
+    text = answer["text"]
+    result = score_answer(bank.get(answer["question"]), text)
+    spans = [item.span for item in [*result.matched, *result.misconceptions, *result.corrections]]
+    spans += [item.cue for item in [*result.misconceptions, *result.corrections] if item.cue]
+    for point in result.missed:
+        if point.mention:
+            spans += [point.mention.span] + ([point.mention.cue] if point.mention.cue else [])
+    for span in spans:
+        assert text[span.start : span.end] == span.text
