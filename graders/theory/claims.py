@@ -74,12 +74,13 @@ _EN_DENIAL = (
     r"|necessary|required|exist\w*|apply|applicable|improve\w*|change \w+|make (a|any) difference"
     r"|worth\w*|effective|relevant|part of|important|(our|a|any) concern|used|be used|affect\w*"
     r"|fix\w*|solve\w*|good|valid|true)"
-    r"|useless|unnecessary|pointless|irrelevant|overrated|a waste|does nothing|do nothing"
+    r"|useless|unnecessary|pointless|irrelevant|overrated|superfluous|overkill|a waste"
+    r"|does nothing|do nothing"
     r"|no (effect|benefit|use|value|impact|point|help)"
 )
 _ZH_DENIAL = (
     r"没(有)?(什么)?(用|帮助|效果|必要|意义|作用|好处|价值)|不(重要|需要|必要|起作用|管用|适用|属于|存在"
-    r"|用考虑|用管|值得|可行|能解决|会有效|成立|对)|没必要|无用|无效|无关紧要|多此一举|不是必须"
+    r"|用考虑|用管|值得|可行|能解决|会有效|成立|对)|没必要|无用|无效|无关紧要|多此一举|多余|不是必须"
 )
 
 _NEGATION = re.compile(rf"(?!{_NOT_NEGATION})(\b({_EN_NOT})\b|n't|{_ZH_NOT})")
@@ -129,8 +130,8 @@ _TRIGGER = re.compile(
     "|fail|useless|unnecessary|pointless|irrelevant|overrated|waste|wrong|incorrect|mistak"
     "|misconception|myth|false|untrue|fallac|misunderst|confus|leak|inflat|pitfall|bad idea"
     "|trap|invalid|cheat|dangerous|flawed|bogus|harmless|fine|ok|safe|some|many|most|common"
-    "|falsely|does nothing|do nothing|a big deal"
-    "|不|没|非|无|未|避免|别|与其|错|误|混淆|泄露|泄漏|虚高|陷阱|作弊|有人|所谓|多此一举"
+    "|falsely|does nothing|do nothing|a big deal|superfluous|overkill"
+    "|不|没|非|无|未|避免|别|与其|错|误|混淆|泄露|泄漏|虚高|陷阱|作弊|有人|所谓|多此一举|多余"
 )
 # A trailing clause that refers back to the claim: "..., which is wrong", "这是错误的".
 _BACK_REFERENCE = re.compile(
