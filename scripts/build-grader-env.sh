@@ -10,7 +10,9 @@
 # is out of its reach.
 #
 # Wheels come from var/wheelhouse when it holds any (scripts/build-grader-image.sh fills it),
-# else from the package index. Skipped when the stamp (packages, pins, interpreter) matches.
+# else from the package index. Skipped when the package list and the interpreter are those
+# of the stamp and requirements.txt pins no installed package to another version (pins the
+# grader does not use, e.g. the server's, do not cause a rebuild).
 #
 # Environment: GRADER_ENV (default var/grader-env), GRADER_ENV_PYTHON (default
 # /usr/bin/python3; must be Python 3.11, like the image), TF_PACKAGE (default tensorflow-cpu).
@@ -40,16 +42,38 @@ constraints() {
     fi
 }
 
+# Installed packages whose version differs from their pin in requirements.txt, one a line.
+stale_pins() {
+    "$GRADER_ENV/bin/python" -I - <(constraints) <<'EOF'
+import importlib.metadata, re, sys
+def normal(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+pins = {}
+for line in open(sys.argv[1]):
+    name, sep, version = line.split("#")[0].strip().partition("==")
+    if sep:
+        pins[normal(name)] = version.strip()
+for dist in importlib.metadata.distributions():
+    name = normal(dist.metadata["Name"])
+    if pins.get(name, dist.version) != dist.version:
+        print(f"{name} {dist.version} (pinned: {pins[name]})")
+EOF
+}
+
 main() {
     [ -x "$BASE_PYTHON" ] || die "$BASE_PYTHON is missing (Debian: apt-get install python3 python3-venv)"
     local version stamp new
     version="$("$BASE_PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
     [ "$version" = "3.11" ] || die "$BASE_PYTHON is Python $version; the grader needs 3.11"
-    stamp="$( (constraints; grader_packages; echo "$BASE_PYTHON $("$BASE_PYTHON" -VV)") \
-        | sha256sum | cut -c1-64)"
+    stamp="$( (grader_packages; echo "$BASE_PYTHON $("$BASE_PYTHON" -VV)") | sha256sum | cut -c1-64)"
     if [ -x "$GRADER_ENV/bin/python" ] && [ "$(cat "$GRADER_ENV/.stamp" 2>/dev/null)" = "$stamp" ]; then
-        log "grader environment up to date: $GRADER_ENV"
-        return
+        local stale
+        stale="$(stale_pins)" || die "cannot read the packages of $GRADER_ENV"
+        if [ -z "$stale" ]; then
+            log "grader environment up to date: $GRADER_ENV"
+            return
+        fi
+        log "rebuilding: pins changed for $(echo "$stale" | tr '\n' ';')"
     fi
     new="$GRADER_ENV.new"
     rm -rf "$new"
@@ -73,8 +97,12 @@ main() {
     "$new/bin/python" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$new/lib" >/dev/null
     chmod -R a+rX "$new"
     echo "$stamp" >"$new/.stamp"
-    rm -rf "$GRADER_ENV"
+    # Moved aside before it is deleted, so that a job starting now finds one or the other.
+    if [ -e "$GRADER_ENV" ]; then
+        mv "$GRADER_ENV" "$GRADER_ENV.old.$$"
+    fi
     mv "$new" "$GRADER_ENV"
+    rm -rf "$GRADER_ENV.old.$$"
     log "ready: $GRADER_ENV"
 }
 
