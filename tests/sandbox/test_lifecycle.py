@@ -184,6 +184,9 @@ def test_reaper_removes_a_dead_owners_container_and_keeps_a_live_owners(docker_s
     )
     elsewhere = Owner("another-grader-host", 4242, 99)
     foreign = client.containers.run(**container_options(job, docker_sandbox.image_id, elsewhere))
+    expired_options = container_options(job, docker_sandbox.image_id, elsewhere)
+    expired_options["labels"]["assay.expires"] = str(int(time.time()) - 1)
+    expired = client.containers.run(**expired_options)
     live = client.containers.run(**container_options(job, docker_sandbox.image_id))
     try:
         reaped = reap(client=client)
@@ -192,8 +195,21 @@ def test_reaper_removes_a_dead_owners_container_and_keeps_a_live_owners(docker_s
             client.containers.get(dead.id)
         # Another host's grader may still run: its container stays until it expires.
         assert client.containers.get(foreign.id).status == "running"
+        assert expired.name in reaped.containers
         assert client.containers.get(live.id).status == "running"
     finally:
-        for container in (dead, foreign, live):
+        for container in (dead, foreign, expired, live):
             with contextlib.suppress(NotFound):
                 container.remove(force=True)
+
+
+def test_assay_sandbox_reap_reports_what_it_removed():
+    from click.testing import CliRunner
+
+    from graders.cli import main
+
+    dead = make_work_dir("grade", owner=dead_owner())
+    result = CliRunner().invoke(main, ["sandbox", "reap", "--no-docker"])
+    assert result.exit_code == 0, result.output
+    assert f"removed folder {dead}" in result.output
+    assert not dead.exists()
