@@ -11,11 +11,13 @@ at conjunctions such as "but", "which", 但, 而; see :mod:`graders.theory.text`
    "a myth", "leaks", 错误, 泄露), in a trailing clause that refers back ("..., which is
    wrong"), in an attribution earlier in the sentence ("a common mistake is to say", "some
    people think", 误以为), or at the start of the next sentence ("This is wrong.").
-3. **Negated**: a negation in the claim's clauses: before the match ("not", "no", "never",
-   "without", "avoid", "rather than", 不, 没有, 并非, 无需, 而不是) or after it ("X does not
-   help", "X 不起作用"). "Not only", 不平衡, 不同 and the like are not negations. When the
-   claim sits in a bare item of a list, the list's head clause counts too ("no need for
-   oversampling, undersampling or class weights").
+3. **Negated**: a negation in the claim's clauses, within a few words before the match
+   ("not", "no", "never", "no need", 不, 没有, 并非, 无需; "without", "avoid", "rather than",
+   避免, 而不是 only right before it), or a denial of the claim's worth after it ("X does not
+   help", "is not needed", "X 没有帮助", "没必要"). "Not only", 不平衡, 不同, choice questions
+   (有没有, 能不能) and a negation inside a 的 modifier (没参与调参的测试集) are not negations.
+   When the claim sits in a bare item of a list, the list's head clause counts too ("no need
+   for oversampling, undersampling or class weights").
 4. **Questioned**: the sentence ends with a question mark.
 5. Otherwise **asserted**.
 
