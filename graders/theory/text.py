@@ -26,7 +26,10 @@ _SENTENCE_BREAK = re.compile(r"[\n。!?;]|\.(?=\s|$)")
 _CLAUSE_BREAK = re.compile(
     r"[,;:、]|\s(?=(but|which|while|whereas|although|though|however|yet|because|since|so|when"
     r"|whenever|if|unless|where|then|otherwise)\b)"
-    r"|(?=但是|但|然而|不过|因为|所以|如果|虽然|尽管|因此|从而|否则|只要|而(?!且|非|不是))"
+    # The one-character class first: most positions fail it at once (the alternation after
+    # it alone made clause splitting a fifth of the scoring time).
+    r"|(?=[但然不因所如虽尽从否只而])(?=但是|但|然而|不过|因为|所以|如果|虽然|尽管|因此|从而|否则|只要"
+    r"|而(?!且|非|不是))"
 )
 _ITEM_BREAK = re.compile(r"[,、/|:]|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'+-]*")
