@@ -84,7 +84,9 @@ def _register_basics(app: Flask) -> None:
             return redirect(url_for("auth.login"))
         if current_user.role == "admin":
             return redirect(url_for("admin.users"))
-        return redirect(url_for("recruiter.assessments"))
+        if current_user.role == "recruiter":
+            return redirect(url_for("recruiter.assessments"))
+        return redirect(url_for("auth.home"))
 
     @app.post("/lang/<lang>")
     def set_language(lang: str):

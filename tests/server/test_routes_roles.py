@@ -230,3 +230,25 @@ def test_link_pages_say_what_to_do(client, world):
     assert "expired" in expired and "extend" in expired
     revoked = client.get(f"/c/{world['tokens']['revoked']}").get_data(as_text=True)
     assert "withdrew" in revoked
+
+
+@pytest.mark.parametrize(
+    ("role", "landing"),
+    [("admin", "/admin/users"), ("recruiter", "/recruiter/"), ("reviewer", "/home")],
+)
+def test_each_role_lands_on_a_page_it_may_see(client, make_user, login, role, landing):
+    login(client, make_user(role=role))
+    response = client.get("/")
+    assert response.headers["Location"].endswith(landing)
+    assert client.get(landing).status_code == 200
+
+
+def test_anonymous_index_goes_to_login(client):
+    assert client.get("/").headers["Location"].endswith("/login")
+
+
+def test_logout_needs_a_post(client, make_user, login):
+    login(client, make_user(role="recruiter"))
+    assert client.get("/logout").status_code == 405
+    assert client.post("/logout").status_code == 302
+    assert client.get("/recruiter/").status_code == 302
