@@ -153,6 +153,15 @@ class ErrorCode(Enum):
         "The saved model could not be loaded again for predicting.",
         "保存的模型无法重新加载用于预测。",
     )
+    UNSAFE_MODEL = (
+        "unsafe_model",
+        CANDIDATE,
+        False,
+        "The saved model needs code of its own to load (a custom layer or function, or a "
+        "Lambda layer); this challenge loads models with standard Keras layers only.",
+        "保存的模型需要自定义代码才能加载（自定义层或函数，或 Lambda 层）；"
+        "本题只用 Keras 标准层加载模型。",
+    )
     NETWORK_BLOCKED = (
         "network_blocked",
         CANDIDATE,

@@ -20,6 +20,15 @@ from graders.errors import ChallengeSpecError, UnknownChallengeError
 from graders.metrics import METRICS
 from graders.paths import challenges_dir
 
+#: Suffix of a tier whose test split an operator imported (``full-private``): it trains on its
+#: base tier's train split, so it keeps that tier's bars and limits.
+PRIVATE_SUFFIX = "-private"
+
+
+def base_tier(tier: str) -> str:
+    """The tier a private tier was made from (``full-private`` -> ``full``); others unchanged."""
+    return tier.removesuffix(PRIVATE_SUFFIX)
+
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -62,16 +71,25 @@ class DatasetSpec(_Spec):
 
 
 class ContractSpec(_Spec):
-    """What the candidate's file must define."""
+    """What the candidate's file must define, and who predicts."""
 
     required: list[Literal["build_model", "train", "predict"]] = Field(
         default=["build_model"],
         description="Functions the file must define (function mode); `build_model` always.",
     )
     optional: list[Literal["train", "predict"]] = Field(
-        default=["train", "predict"],
+        default=["train"],
         description="Functions the harness calls when the file defines them; others are ignored "
-        "with a warning (the challenge's default fit or predict runs instead).",
+        "with a warning (the challenge's default fit or predict runs instead). `predict` may be "
+        'listed only when `predict = "candidate"`.',
+    )
+    predict: Literal["platform", "candidate"] = Field(
+        default="platform",
+        description="Who predicts the test inputs. `platform`: the predict sandbox loads the saved "
+        "model with Keras `safe_mode` (standard layers only) and calls `model.predict`; the "
+        "candidate's file is not even placed there, so a lookup of public test labels cannot run. "
+        "`candidate`: the file is imported again and its own `predict()` is called (say why in "
+        "the statement).",
     )
     script_mode: bool = Field(
         default=False, description="Whether a plain Keras script (no functions) is accepted."
@@ -84,7 +102,36 @@ class ContractSpec(_Spec):
     def _build_model_required(self) -> ContractSpec:
         if "build_model" not in self.required:
             raise ValueError("contract.required must name build_model")
+        if self.predict == "platform" and "predict" in (*self.required, *self.optional):
+            raise ValueError(
+                'contract.required/optional name predict, but contract.predict is "platform": '
+                "the platform predicts and never calls the candidate's predict()"
+            )
         return self
+
+
+class BudgetSpec(_Spec):
+    """Size bars of the trained model, checked beside the metric bars (0: no bar)."""
+
+    max_params: int = Field(
+        default=0, ge=0, description="Most parameters the trained model may have."
+    )
+    max_model_kb: int = Field(
+        default=0, ge=0, description="Largest saved model file (`model.keras`, KiB)."
+    )
+
+
+class ShadowSpec(_Spec):
+    """The shadow test: the test inputs again, slightly changed with a secret seed per grading."""
+
+    enabled: bool = Field(default=True, description="Whether every grading runs the shadow set.")
+    max_gap: float = Field(
+        default=0.1,
+        gt=0,
+        le=1,
+        description="Flag the report when the bar metric on the shadow set is worse than on the "
+        "test set by more than this (chosen from honest models' measured gaps).",
+    )
 
 
 class FitSpec(_Spec):
@@ -159,6 +206,8 @@ class ChallengeSpec(_Spec):
         description="Pass bars per dataset tier: `[thresholds.TIER]` with `metric = bar`; all must be met."
     )
     limits: LimitsSpec = Field(default_factory=LimitsSpec)
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    shadow: ShadowSpec = Field(default_factory=ShadowSpec)
     reference: str = Field(
         default="reference/solution.py", description="Reference solution, relative to the folder."
     )
@@ -185,16 +234,16 @@ class ChallengeSpec(_Spec):
 
     def limits_for(self, tier: str) -> LimitsSpec:
         """The limits that apply on ``tier``: the challenge's, with that tier's overrides."""
-        override = self.limits.tiers.get(tier)
+        override = self.limits.tiers.get(base_tier(tier))
         if override is None:
             return self.limits
         changes = {k: v for k, v in override.model_dump().items() if v is not None}
         return self.limits.model_copy(update=changes)
 
     def bars(self, tier: str) -> dict[str, float]:
-        """The pass bars of one dataset tier."""
+        """The pass bars of one dataset tier (a private tier has its base tier's bars)."""
         try:
-            return self.thresholds[tier]
+            return self.thresholds[base_tier(tier)]
         except KeyError:
             raise UnknownChallengeError(
                 f"challenge {self.slug!r} has no thresholds for tier {tier!r} (has: {', '.join(self.thresholds)})"

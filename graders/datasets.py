@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from graders.challenges import PRIVATE_SUFFIX, base_tier
 from graders.errors import DatasetError
 from graders.paths import data_dir
 
@@ -51,6 +52,9 @@ class Tier:
     tier: str
     source: str
     splits: dict[str, tuple[np.ndarray, np.ndarray]]
+    #: "public" (published labels: the packaged tiers, the original MNIST files) or
+    #: "private" (an operator's own test set); reports say which.
+    test_labels: str = "public"
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -103,6 +107,8 @@ def read_array(path: Path) -> np.ndarray:
 
 
 def _fix_command(name: str, tier: str) -> str:
+    if tier.endswith(PRIVATE_SUFFIX):
+        return f"assay data import {name} PATH --test-set --base-tier {base_tier(tier)}"
     if name == "mnist" and tier == "full":
         return "assay data import mnist DIR  (DIR holds the original MNIST IDX files)"
     return "assay data prepare --force"
@@ -193,6 +199,7 @@ def _write_files(folder: Path, tier: Tier) -> dict:
         },
         "inputs": inputs,
         "files": files,
+        "test_labels": tier.test_labels,
     }
 
 
@@ -388,3 +395,110 @@ def import_mnist(folder: Path, root: Path | None = None) -> PreparedDataset:
             raise DatasetError(f"{split}: labels must be digits 0-9, found {int(y.max())}")
     splits = {s: (arrays[f"{s}_x"], arrays[f"{s}_y"].astype(np.int64)) for s in ("train", "test")}
     return write_tier(Tier("mnist", "full", f"MNIST IDX files from {folder}", splits), root)
+
+
+# -- an operator's own test set ----------------------------------------------------------------
+
+
+def import_test_set(
+    name: str, source: Path, base: str = "sample", root: Path | None = None
+) -> PreparedDataset:
+    """Import an operator's own labelled test set as tier ``<base>-private``.
+
+    The packaged and published test sets' labels are public, so a pass on them can be
+    bought by replaying labels; a test set that never left the operator's hands cannot.
+    The new tier trains on ``base``'s train split (copied) and keeps its out-of-domain set;
+    it is graded against ``base``'s bars (see ``graders.challenges.base_tier``). Test rows
+    identical to a train row are dropped, as in the packaged splits.
+
+    ``source``: for ``mnist``, a folder with one ``*images*idx3*`` and one ``*labels*idx1*``
+    file (gzipped or not), or a CSV file of ``label`` and 784 pixel values 0-255 per row
+    (a header row is optional; without one the label is the first column); for ``reviews``, a
+    CSV file with ``text`` and ``label`` columns (0/1 or negative/positive).
+    """
+    if name not in BUILDERS:
+        raise DatasetError(f"unknown dataset {name!r}; known: {sorted(BUILDERS)}")
+    if base.endswith(PRIVATE_SUFFIX):
+        raise DatasetError(f"--base-tier {base!r} is itself a private tier")
+    x, y = (_mnist_test_set if name == "mnist" else _reviews_test_set)(source)
+    if len(y) == 0:
+        raise DatasetError(f"{source}: no labelled rows")
+    base_ds = open_dataset(name, base, root)
+    train = (base_ds.load_x("train"), base_ds.load_y("train"))
+    x, y = _not_in_train(x, y, train[0])
+    splits = {"train": train, "test": (x, y)}
+    for extra in (s for s in base_ds.splits if s not in ("train", "test")):
+        splits[extra] = (base_ds.load_x(extra), base_ds.load_y(extra))
+    tier = Tier(
+        name, base + PRIVATE_SUFFIX, f"operator's test set {source}", splits, test_labels="private"
+    )
+    return write_tier(tier, root)
+
+
+def _not_in_train(x: np.ndarray, y: np.ndarray, train_x: np.ndarray):
+    key = (lambda v: v) if x.dtype == object else (lambda v: v.tobytes())
+    seen = {key(v) for v in train_x}
+    keep = np.array([key(v) not in seen for v in x], dtype=bool)
+    if not keep.any():
+        raise DatasetError("every row of the test set is also in the train split")
+    return x[keep], y[keep]
+
+
+def _mnist_test_set(source: Path) -> tuple[np.ndarray, np.ndarray]:
+    if source.is_dir():
+        x = read_idx(_find_named(source, "images", "idx3"), 2051)
+        y = read_idx(_find_named(source, "labels", "idx1"), 2049).astype(np.int64)
+    else:
+        x, y = _mnist_csv(source)
+    if x.shape[0] != y.shape[0] or x.shape[1:] != (28, 28):
+        raise DatasetError(
+            f"{source}: {x.shape[0]} images of {x.shape[1:]} for {y.shape[0]} labels"
+        )
+    if y.min(initial=0) < 0 or y.max(initial=0) > 9:
+        raise DatasetError(f"{source}: labels must be digits 0-9")
+    return x, y
+
+
+def _find_named(folder: Path, kind: str, idx: str) -> Path:
+    matches = sorted(p for p in folder.iterdir() if kind in p.name and idx in p.name)
+    if len(matches) != 1:
+        raise DatasetError(f"{folder}: expected one *{kind}*{idx}* file, found {len(matches)}")
+    return matches[0]
+
+
+def _mnist_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+
+    try:
+        first = path.read_text(encoding="utf-8").split("\n", 1)[0]
+        header = not first.replace(",", "").strip().isdigit()
+        table = pd.read_csv(path, header=0 if header else None)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DatasetError(f"{path}: cannot read the CSV ({exc})") from None
+    label = "label" if header and "label" in table.columns else table.columns[0]
+    pixels = table.drop(columns=[label])
+    if pixels.shape[1] != 784:
+        raise DatasetError(
+            f"{path}: each row needs a label and 784 pixels, found {pixels.shape[1]}"
+        )
+    values = pixels.to_numpy()
+    if not np.issubdtype(values.dtype, np.integer) or values.min() < 0 or values.max() > 255:
+        raise DatasetError(f"{path}: pixels must be integers 0-255")
+    return values.astype(np.uint8).reshape(-1, 28, 28), table[label].to_numpy().astype(np.int64)
+
+
+def _reviews_test_set(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path, encoding="utf-8")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DatasetError(f"{path}: cannot read the CSV ({exc})") from None
+    if not {"text", "label"} <= set(table.columns):
+        raise DatasetError(f"{path}: needs columns text and label, found {list(table.columns)}")
+    names = {"negative": 0, "positive": 1, "0": 0, "1": 1}
+    labels = table["label"].map(lambda v: names.get(str(v).strip().lower()))
+    if labels.isna().any():
+        raise DatasetError(f"{path}: labels must be 0/1 or negative/positive")
+    texts = table["text"].astype(str).map(lambda t: t.translate(LINE_BREAKS))
+    return texts.to_numpy(dtype=object), labels.to_numpy(dtype=np.int64)

@@ -75,6 +75,17 @@ def write_data(src: Path, dest_dir: Path, name: str, limit: int | None) -> str:
     return f"/job/{dest.name}"
 
 
+def write_inputs(arr: np.ndarray, dest_dir: Path, name: str) -> str:
+    """Write inputs made on the trusted side (a shuffled or changed set); its path in the sandbox."""
+    if arr.dtype == object:
+        dest = dest_dir / f"{name}.json"
+        dest.write_text(json.dumps([str(s) for s in arr], ensure_ascii=False), encoding="utf-8")
+    else:
+        dest = dest_dir / f"{name}.npy"
+        np.save(dest, arr, allow_pickle=False)
+    return f"/job/{dest.name}"
+
+
 def job_spec(challenge: Challenge) -> dict:
     """The part of the challenge the harness needs."""
     spec = challenge.spec
@@ -85,17 +96,24 @@ def job_spec(challenge: Challenge) -> dict:
         "num_classes": spec.dataset.num_classes,
         "required": spec.contract.required,
         "optional": spec.contract.optional,
+        "predict": spec.contract.predict,
         "script_mode": spec.contract.script_mode,
         "script_dataset": spec.contract.script_dataset,
         "fit": spec.fit.model_dump(),
     }
 
 
-def input_dir(work: Path, phase: str, submission: Path) -> tuple[Path, str]:
-    """A fresh input folder for ``phase`` holding the harness and the submission."""
+def input_dir(work: Path, phase: str, submission: Path | None) -> tuple[Path, str | None]:
+    """A fresh input folder for ``phase`` holding the harness and the submission.
+
+    ``submission`` None: the phase runs no candidate code (the platform predicts), so the
+    file is not placed at all; nothing in that sandbox can import it.
+    """
     folder = work / f"{phase}-in"
     folder.mkdir(mode=0o755)
     shutil.copyfile(HARNESS, folder / "harness.py")
+    if submission is None:
+        return folder, None
     name = "solution" + submission.suffix
     shutil.copyfile(submission, folder / name)
     return folder, f"/job/{name}"

@@ -14,10 +14,13 @@ limit counts from then (see ``EarlyPhase``).
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from graders.challenges import Challenge
 from graders.datasets import PreparedDataset
@@ -34,13 +37,16 @@ from graders.phases import (
     place,
     run_phase,
     write_data,
+    write_inputs,
     write_job,
 )
 from graders.phases import job_spec as _job_spec
 from graders.progress import Progress
 from graders.readback import OutputRejected, read_history, read_predictions, regular_file
 from graders.report import Report, failed_report
-from graders.scoring import blank_report, score_predictions, verdict
+from graders.scoring import blank_report, score_predictions, score_shadow, verdict
+from graders.shadow import Disguise, disguise, new_seed, perturb
+from graders.signals import source_flags
 from graders.text import clean
 from sandbox.base import RunResult, Sandbox
 from sandbox.lifecycle import owned_work_dir
@@ -91,28 +97,39 @@ def _train(
     return run_phase(sandbox, "train", job, progress)
 
 
-def _start_predict(challenge, dataset, submission, work, options, sandbox, progress) -> EarlyPhase:
-    folder, sub = input_dir(work, "predict", submission)
-    sets = ["test", *challenge.spec.dataset.extra_sets]
-    data = {
-        name: write_data(dataset.x_path(name), folder, f"{name}_x", options.test_limit)
-        for name in sets
+def _start_predict(
+    challenge, dataset, submission, work, options, sandbox, progress, shadow_seed
+) -> tuple[EarlyPhase, dict[str, Disguise]]:
+    """Start the predict sandbox early; also the disguises of the test set and its shadow.
+
+    Where the platform predicts, the submission is not placed in its input folder.
+    """
+    spec = challenge.spec
+    candidate = submission if spec.contract.predict == "candidate" else None
+    folder, sub = input_dir(work, "predict", candidate)
+    sets = _hidden_sets(challenge, dataset, options, shadow_seed)
+    rng = np.random.default_rng(shadow_seed)
+    disguises = {name: disguise(len(x), rng) for name, x in sets.items()}
+    data = {}
+    for name in rng.permutation(list(sets)).tolist():  # the sandbox predicts in this order
+        hidden = disguises[name]
+        data[hidden.name] = write_inputs(sets[name][hidden.order], folder, hidden.name)
+    for name in spec.dataset.extra_sets:
+        data[name] = write_data(dataset.x_path(name), folder, f"{name}_x", options.test_limit)
+    job = {
+        "phase": "predict",
+        "challenge": _job_spec(challenge),
+        "model": f"/job/{READY_DIR}/model.keras",
+        "start_when": f"/job/{READY_DIR}/{GO_FILE}",
+        "output": "/out",
+        "data": data,
     }
-    write_job(
-        folder,
-        {
-            "phase": "predict",
-            "submission": sub,
-            "challenge": _job_spec(challenge),
-            "model": f"/job/{READY_DIR}/model.keras",
-            "start_when": f"/job/{READY_DIR}/{GO_FILE}",
-            "output": "/out",
-            "data": data,
-        },
-    )
+    if sub is not None:
+        job["submission"] = sub
+    write_job(folder, job)
     limits = phase_limits(challenge, "predict", dataset.tier, options)
     wait = phase_limits(challenge, "train", dataset.tier, options).wall_seconds
-    return EarlyPhase(
+    early = EarlyPhase(
         sandbox,
         "predict",
         folder,
@@ -122,28 +139,51 @@ def _start_predict(challenge, dataset, submission, work, options, sandbox, progr
         options.extra_env,
         progress,
     )
+    return early, disguises
 
 
-def _predict(early: EarlyPhase, trained: PhaseRun, cancel, disk_mb: int) -> PhaseRun:
+def _hidden_sets(challenge, dataset, options, shadow_seed: int) -> dict[str, np.ndarray]:
+    """The test inputs (cut to the slice) and, when the challenge has one, their shadow."""
+    x = dataset.load_x("test")[: options.test_limit]
+    sets = {"test": x}
+    if challenge.spec.shadow.enabled:
+        sets["shadow"] = perturb(x, challenge.spec.dataset.input_kind, shadow_seed)
+    return sets
+
+
+def _predict(early: EarlyPhase, trained: PhaseRun, cancel, disk_mb: int) -> tuple[PhaseRun, int]:
+    """Hand the trained model over and run the predict phase; also the model file's size."""
     source = trained.out / "model.keras"
     try:
-        regular_file(source, "the saved model (model.keras)", disk_mb * 2**20)
+        size = regular_file(source, "the saved model (model.keras)", disk_mb * 2**20)
     except OutputRejected as exc:
         raise PhaseFailed(exc.code, f"after training: {exc}") from None
     model = early.ready / "model.keras"
     place(source, model)
     model.chmod(0o644)  # the sandbox's user is not the owner
-    return early.go(cancel)
+    return early.go(cancel), size
 
 
-def _load_predictions(out: Path, names: list[str]) -> dict[str, object]:
-    """Each set's predictions; a missing extra set is left out, a broken file rejected."""
+def _load_predictions(out: Path, names: dict[str, str]) -> dict[str, object]:
+    """Each set's predictions; a missing extra set is left out, a broken file rejected.
+
+    ``names``: the set's name in the sandbox -> its own name, which error messages use.
+    """
     loaded = {}
-    for name in names:
+    for name, own in names.items():
         path = out / f"predictions_{name}.npy"
         if path.exists() or path.is_symlink():
-            loaded[name] = read_predictions(path, path.name)
+            loaded[name] = read_predictions(path, f"predictions_{own}.npy")
     return loaded
+
+
+def _undisguised(loaded: dict[str, object], disguises: dict[str, Disguise]) -> dict[str, object]:
+    """Predictions under the sets' own names, each back in its original row order."""
+    predictions = {k: v for k, v in loaded.items() if k not in {d.name for d in disguises.values()}}
+    for name, hidden in disguises.items():
+        if hidden.name in loaded:
+            predictions[name] = hidden.restore(loaded[hidden.name])
+    return predictions
 
 
 class _SlicedDataset:
@@ -173,11 +213,15 @@ def grade_once(
     """Train, predict and score one submission once with ``seed``."""
     report = blank_report(challenge, dataset)
     report.reproducibility.update(_record(sandbox, challenge, dataset.tier, options, seed))
+    report.flags += source_flags(submission)
+    shadow_seed = new_seed()
     with owned_work_dir("grade") as tmp:  # owner-tagged: the janitor removes it if we die
         work = Path(tmp)
         work.chmod(0o711)  # sandbox users traverse it to their input folders, never list it
         phase = "train"
-        early = _start_predict(challenge, dataset, submission, work, options, sandbox, progress)
+        early, disguises = _start_predict(
+            challenge, dataset, submission, work, options, sandbox, progress, shadow_seed
+        )
         try:
             trained = _train(
                 challenge, dataset, submission, work, seed, options, sandbox, progress, cancel
@@ -186,19 +230,25 @@ def grade_once(
             report.history = _readback(read_history, trained.out)
             phase = "predict"
             disk_mb = phase_limits(challenge, "train", dataset.tier, options).disk_mb
-            predicted = _predict(early, trained, cancel, disk_mb)
+            predicted, model_bytes = _predict(early, trained, cancel, disk_mb)
+            report.reproducibility["model_kb"] = math.ceil(model_bytes / 1024)
             _note_phase(report, predicted, "predict")
             phase = "score"
-            names = ["test", *challenge.spec.dataset.extra_sets]
-            predictions = _readback(_load_predictions, predicted.out, names)
+            names = {d.name: own for own, d in disguises.items()}
+            names.update((name, name) for name in challenge.spec.dataset.extra_sets)
+            loaded = _readback(_load_predictions, predicted.out, names)
         except PhaseFailed as exc:
             if exc.run is not None:
                 _note_logs(report, exc.run, phase)
             return failed_report(report, exc.code, str(exc), phase=phase, detail=exc.detail)
         finally:
             early.abandon()
+        predictions = _undisguised(loaded, disguises)
         view = _SlicedDataset(dataset, options.test_limit)
-        return score_predictions(challenge, view, predictions, report)
+        report = score_predictions(challenge, view, predictions, report)
+        if report.status == "graded" and "shadow" in disguises:
+            score_shadow(challenge, view, predictions.get("shadow"), report, shadow_seed)
+        return report
 
 
 def _readback(read, *args):
@@ -300,6 +350,16 @@ def _with_runs(report: Report, reports: list[Report], started: float) -> Report:
     return report
 
 
+def _model_figures(reports: list[Report]) -> dict[str, float]:
+    """The largest parameter count and model size over the runs (the budget holds for each)."""
+    figures = {}
+    for key in ("param_count", "model_kb"):
+        values = [r.reproducibility.get(key) for r in reports]
+        if all(v is not None for v in values):
+            figures[key] = max(values)
+    return figures
+
+
 def _combine(
     challenge: Challenge, dataset: PreparedDataset, report: Report, reports: list[Report]
 ) -> None:
@@ -311,7 +371,7 @@ def _combine(
             continue
         means[metric] = statistics.fmean(values)
         spreads[metric] = statistics.stdev(values)
-    report.verdict = verdict(challenge.spec, dataset.tier, means)
+    report.verdict = verdict(challenge.spec, dataset.tier, means, _model_figures(reports))
     report.verdict.borderline = any(
         means[c.metric] is not None and abs(means[c.metric] - c.bar) <= spreads.get(c.metric, 0)
         for c in report.verdict.checks

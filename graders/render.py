@@ -12,6 +12,13 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
+def _fmt_check(value: float | None, metric: str) -> str:
+    """Metrics with four decimals; budget figures (counts, KiB) as whole numbers."""
+    if value is not None and metric in ("param_count", "model_kb"):
+        return f"{value:,.0f}"
+    return _fmt(value)
+
+
 def _verdict_lines(report: Report) -> list[str]:
     if report.status == "failed":
         err = report.error
@@ -33,8 +40,16 @@ def _verdict_lines(report: Report) -> list[str]:
     for c in v.checks:
         sign = ">=" if c.higher_is_better else "<="
         status = "met   " if c.met else "missed"
-        margin = "" if c.margin is None else f"  margin {c.margin:+.4f}"
-        lines.append(f"  {status} {c.label}: {_fmt(c.value)} (bar {sign} {c.bar}){margin}")
+        if c.margin is None:
+            margin = ""
+        elif c.metric in ("param_count", "model_kb"):
+            margin = f"  margin {c.margin:+,.0f}"
+        else:
+            margin = f"  margin {c.margin:+.4f}"
+        bar = _fmt_check(c.bar, c.metric) if c.metric in ("param_count", "model_kb") else c.bar
+        lines.append(
+            f"  {status} {c.label}: {_fmt_check(c.value, c.metric)} (bar {sign} {bar}){margin}"
+        )
     if v.note:
         lines.append(f"  {v.note}")
     return lines
@@ -56,10 +71,43 @@ def _set_lines(score: SetScore, class_names: list[str]) -> list[str]:
     return lines
 
 
+def _labels_line(report: Report) -> str:
+    if report.test_labels == "private":
+        return "test labels: private (an operator's own test set)"
+    return (
+        "test labels: PUBLIC (this test set and its labels are published; a pass shows the "
+        "model scores on them, and the shadow test and flags below say how far to trust it)"
+    )
+
+
+def _shadow_lines(report: Report) -> list[str]:
+    sh = report.shadow
+    if not sh:
+        return []
+    head = "shadow test: FLAGGED" if sh.get("flagged") else "shadow test: ok"
+    gap = "n/a" if sh.get("gap") is None else f"{sh['gap']:+.4f}"
+    return [
+        "",
+        head,
+        f"  {sh.get('metric')}: test {_fmt(sh.get('test'))}, shadow {_fmt(sh.get('shadow'))}, "
+        f"gap {gap} (flagged above {sh.get('max_gap')})",
+        f"  shadow inputs: {sh.get('changes')}",
+    ]
+
+
 def render_text(report: Report) -> str:
     """The whole report as text: verdict, metrics vs bars, per-class table, warnings, logs."""
-    lines = [f"{report.title} [{report.challenge}] on {report.dataset}/{report.tier}", ""]
+    lines = [f"{report.title} [{report.challenge}] on {report.dataset}/{report.tier}"]
+    lines += [_labels_line(report), ""]
     lines += _verdict_lines(report)
+    lines += _shadow_lines(report)
+    if report.flags:
+        lines += ["", "flags for the reviewer (not part of the verdict):"]
+        lines += [
+            f"  - [{f.get('kind')}]{'' if f.get('line') is None else ' line ' + str(f['line'])}: "
+            f"{f.get('message')}"
+            for f in report.flags
+        ]
     for score in [s for s in (report.test, *report.extra) if s is not None]:
         lines += ["", *_set_lines(score, report.class_names)]
     if report.runs:

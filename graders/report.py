@@ -90,6 +90,15 @@ class Report:
     logs: dict[str, str] = field(default_factory=dict)
     reproducibility: dict[str, Any] = field(default_factory=dict)
     runs: list[dict[str, Any]] = field(default_factory=list)
+    #: For the reviewer, never part of the verdict: {"kind": "shadow" | "source", "message",
+    #: optionally "line"}, from the shadow test and the source signals.
+    flags: list[dict[str, Any]] = field(default_factory=list)
+    #: The shadow test (graders/shadow.py): metric, test and shadow values, gap, max_gap,
+    #: flagged, seed, changes; empty when the challenge has none or the grading failed.
+    shadow: dict[str, Any] = field(default_factory=dict)
+    #: "public" when the test labels are published (the packaged tiers, the original MNIST
+    #: files), "private" for a test set an operator imported: what a pass is worth.
+    test_labels: str = "public"
 
     @property
     def passed(self) -> bool:

@@ -16,6 +16,7 @@ from graders.datasets import PreparedDataset, open_dataset
 from graders.errors import PredictionError
 from graders.predictions import Predictions, load_file, validate_loaded
 from graders.report import MetricValue, Report, SetScore, ThresholdCheck, Verdict, failed_report
+from graders.shadow import DESCRIPTIONS, gap_check
 
 
 def score_set(spec: ChallengeSpec, name: str, y_true: np.ndarray, preds: Predictions) -> SetScore:
@@ -56,9 +57,40 @@ def check(metric: str, bar: float, value: float | None) -> ThresholdCheck:
     )
 
 
-def verdict(spec: ChallengeSpec, tier: str, values: dict[str, float | None]) -> Verdict:
-    """Pass only when every bar of ``tier`` is met."""
+#: The model budget's checks: (figure in the report's reproducibility record, budget key, label).
+BUDGET = (
+    ("param_count", "max_params", "parameters"),
+    ("model_kb", "max_model_kb", "saved model size (KiB)"),
+)
+
+
+def budget_checks(spec: ChallengeSpec, figures: dict) -> list[ThresholdCheck]:
+    """The model budget as checks beside the metric bars: at most ``bar``, margin = bar - value.
+
+    A figure the grading could not measure is not checked (a failed phase fails anyway);
+    a budget of 0 means no bar.
+    """
+    checks = []
+    for key, limit_key, label in BUDGET:
+        bar, value = getattr(spec.budget, limit_key), figures.get(key)
+        if bar and value is not None:
+            checks.append(
+                ThresholdCheck(
+                    key, label, float(bar), float(value), value <= bar, bar - value, False
+                )
+            )
+    return checks
+
+
+def verdict(
+    spec: ChallengeSpec, tier: str, values: dict[str, float | None], model: dict | None = None
+) -> Verdict:
+    """Pass only when every bar of ``tier`` is met, and the model within its budget.
+
+    ``model``: the trained model's figures (``param_count``, ``model_kb``), when measured.
+    """
     checks = [check(metric, bar, values.get(metric)) for metric, bar in spec.bars(tier).items()]
+    checks += budget_checks(spec, model or {})
     return Verdict(passed=all(c.met for c in checks), checks=checks)
 
 
@@ -77,7 +109,14 @@ def blank_report(challenge: Challenge, dataset: PreparedDataset) -> Report:
             "dataset": f"{dataset.name}/{dataset.tier}",
             "dataset_checksum": dataset.checksum,
         },
+        test_labels=test_labels(dataset),
     )
+
+
+def test_labels(dataset: PreparedDataset) -> str:
+    """``private`` for a test split an operator imported, else ``public``: the packaged and
+    published test sets' labels are on the internet, so a pass there proves less."""
+    return "private" if dataset.manifest.get("test_labels") == "private" else "public"
 
 
 def score_predictions(
@@ -108,8 +147,46 @@ def score_predictions(
     values = {mv.name: mv.value for mv in report.test.metrics}
     for metric in spec.bars(dataset.tier):
         values.setdefault(metric, report.test.value(metric))
-    report.verdict = verdict(spec, dataset.tier, values)
+    report.verdict = verdict(spec, dataset.tier, values, report.reproducibility)
     return report
+
+
+def score_shadow(
+    challenge: Challenge, dataset: PreparedDataset, raw, report: Report, seed: int
+) -> None:
+    """Score the shadow copy of the test set against the same labels; flag a large gap.
+
+    The metric is the tier's first bar (what a pass rests on). Never changes the verdict:
+    a flag is for the reviewer. Shadow predictions that cannot be scored are flagged too,
+    since only a submission that treats the two sets differently produces them.
+    """
+    spec = challenge.spec
+    metric = next(iter(spec.bars(dataset.tier)))
+    test_value = report.test.value(metric) if report.test else None
+    base = {"seed": seed, "changes": DESCRIPTIONS[spec.dataset.input_kind]}
+    try:
+        score = _score_split(spec, dataset, "test", raw, [])
+    except PredictionError as exc:
+        report.shadow = {**gap_check(metric, test_value, None, spec.shadow.max_gap), **base}
+        report.shadow["flagged"] = True
+        report.flags.append(
+            {"kind": "shadow", "message": f"the shadow set could not be scored: {exc}"}
+        )
+        return
+    shadow_value = score.value(metric)
+    report.shadow = {**gap_check(metric, test_value, shadow_value, spec.shadow.max_gap), **base}
+    if report.shadow["flagged"]:
+        label = m.METRICS[metric].label
+        report.flags.append(
+            {
+                "kind": "shadow",
+                "message": f"{label} drops from {test_value:.4f} on the test set to "
+                f"{shadow_value:.4f} on its slightly changed copy (gap "
+                f"{report.shadow['gap']:.4f} > {spec.shadow.max_gap}): honest models do not "
+                "lose that much; the model may recognise the public test inputs rather than "
+                "classify them",
+            }
+        )
 
 
 def _score_split(

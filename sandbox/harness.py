@@ -7,7 +7,9 @@ and under bubblewrap. Usage::
     python harness.py /job/job.json
 
 ``job.json`` says the phase (``train`` or ``predict``), where the submission and the
-data are, and the challenge's contract. Results go to ``/out`` (``result.json`` always,
+data are, and the challenge's contract. In the predict phase of a challenge where the
+platform predicts (``predict: "platform"``, the default), the submission is not there and no
+candidate code is imported: the model is loaded with Keras ``safe_mode``. Results go to ``/out`` (``result.json`` always,
 plus ``model.keras``/``history.json`` after training or ``predictions_<set>.npy`` after
 predicting). Progress events go, one JSON line each, to the FIFO named by ``progress`` in
 ``job.json`` (the host's reader drains it on its own budget), never to stdout, which belongs
@@ -417,6 +419,11 @@ def train_phase(job: dict, out: Path, result: dict) -> None:
                 + "; the statement says which functions are required",
             )
         module = execute(source, tree, filename, "import")
+        if spec.get("predict") != "candidate" and "predict" in functions:
+            result["warnings"].append(
+                "predict() is not called in this challenge: the platform loads the saved model "
+                "and calls model.predict(x) (see the statement)"
+            )
         model = require_model(
             call_candidate(module.build_model, (), "build_exception", filename), "build_model()"
         )
@@ -479,7 +486,10 @@ def hook(module, name: str, spec: dict, result: dict):
     func = getattr(module, name, None)
     if not callable(func):
         return None
-    if name not in spec.get("optional", ["train", "predict"]):
+    allowed = spec.get("optional", ["train"])
+    if name == "predict":
+        allowed = allowed if spec.get("predict") == "candidate" else ()
+    if name not in allowed:
         result["warnings"].append(
             f"{name}() is not called in this challenge; the platform's default {name} ran instead"
         )
@@ -491,9 +501,109 @@ def default_predict(model, x):
     return model.predict(x, verbose=0)
 
 
-def predict_phase(job: dict, out: Path, result: dict) -> None:
+#: Where a Keras config names the class or function it deserializes.
+KERAS_MODULE = re.compile(r"^keras(\.|$)")
+
+
+def custom_objects(config) -> list[str]:
+    """Names of what a saved model's config needs beyond standard Keras: custom classes and
+    functions, and Lambda layers (whose Python code safe_mode refuses to load)."""
+    found: list[str] = []
+    if isinstance(config, dict):
+        name = config.get("class_name")
+        if name == "Lambda":
+            found.append("a Lambda layer")
+        elif isinstance(name, str) and "config" in config:
+            module = config.get("module")
+            registered = config.get("registered_name")
+            custom = (module is not None and not KERAS_MODULE.match(str(module))) or (
+                isinstance(registered, str) and ">" in registered
+            )
+            if custom:
+                found.append(str(registered or name))
+        for value in config.values():
+            found += custom_objects(value)
+    elif isinstance(config, list):
+        for value in config:
+            found += custom_objects(value)
+    return found
+
+
+def saved_config(path: str) -> dict | None:
+    """The model config stored in a ``.keras`` zip (None when it cannot be read)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read("config.json"))
+    except Exception:  # a broken file: load_model reports it
+        return None
+
+
+def load_standard_model(path: str):
+    """Load the saved model with ``safe_mode`` and no candidate code imported.
+
+    Only standard Keras layers and functions load: a custom layer, a registered function or
+    a Lambda layer needs the candidate's code, which this sandbox does not have, so such a
+    model fails as ``unsafe_model`` with the names found, before Keras tries to resolve them.
+    """
     import keras
+
+    needed = sorted(set(custom_objects(saved_config(path))))
+    if needed:
+        raise HarnessError(
+            "unsafe_model",
+            "the saved model needs code of its own to load ("
+            + ", ".join(needed[:10])
+            + "); in this challenge the platform loads the model with Keras safe_mode and "
+            "standard layers only: use built-in layers and options (see the statement)",
+        )
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as exc:
+        text = str(exc)
+        if "safe_mode" in text or "Could not locate" in text or "Lambda" in text:
+            raise HarnessError(
+                "unsafe_model",
+                f"the saved model cannot be loaded with standard Keras layers only: {text[:500]}",
+            ) from None
+        raise HarnessError(
+            "load_failed", f"the saved model could not be loaded again: {text}"
+        ) from None
+
+
+def predict_sets(job: dict, out: Path, spec: dict, model, predict, filename: str) -> None:
+    """Predict every set of the job (``predict``: the candidate's, or None for the default)."""
     import numpy as np
+
+    for name, path in job["data"].items():
+        x = candidate_inputs(load_array(path), spec)
+        if predict is not None:
+            raw = call_candidate(predict, (model, x), "predict_exception", filename)
+        else:
+            raw = call_candidate(default_predict, (model, x), "predict_exception", filename)
+        np.save(out / f"predictions_{name}.npy", to_array(raw), allow_pickle=False)
+        emit("predicted", set=name, n=int(len(x)))
+
+
+def predict_phase(job: dict, out: Path, result: dict) -> None:
+    spec = job["challenge"]
+    started = time.monotonic()
+    if spec.get("predict") == "candidate":
+        candidate_predict_phase(job, out, result)
+    else:
+        # The platform predicts: no candidate code runs here (the submission is not even in
+        # this sandbox's input), so a lookup of public test labels has nowhere to live but
+        # in standard layers, where the model budget and the shadow test see it.
+        model = load_standard_model(job["model"])
+        result["param_count"] = int(model.count_params())
+        predict_sets(job, out, spec, model, None, "model.keras")
+    result["predict_seconds"] = round(time.monotonic() - started, 3)
+
+
+def candidate_predict_phase(job: dict, out: Path, result: dict) -> None:
+    """Predict with the candidate's own ``predict()`` (challenges with ``predict = candidate``)."""
+    import keras
 
     spec, filename = job["challenge"], job["submission"]
     source, _ = read_source(Path(filename))
@@ -509,16 +619,8 @@ def predict_phase(job: dict, out: Path, result: dict) -> None:
         raise HarnessError(
             "load_failed", f"the saved model could not be loaded again: {exc}"
         ) from None
-    started = time.monotonic()
-    for name, path in job["data"].items():
-        x = candidate_inputs(load_array(path), spec)
-        if predict is not None:
-            raw = call_candidate(predict, (model, x), "predict_exception", filename)
-        else:
-            raw = call_candidate(default_predict, (model, x), "predict_exception", filename)
-        np.save(out / f"predictions_{name}.npy", to_array(raw), allow_pickle=False)
-        emit("predicted", set=name, n=int(len(x)))
-    result["predict_seconds"] = round(time.monotonic() - started, 3)
+    result["param_count"] = int(model.count_params())
+    predict_sets(job, out, spec, model, predict, filename)
 
 
 PHASES = {"train": train_phase, "predict": predict_phase}

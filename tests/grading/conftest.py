@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from graders.challenges import get_challenge
+from graders.challenges import Challenge, get_challenge
 from graders.datasets import open_dataset
 from graders.pipeline import GradeOptions, grade
 
@@ -41,12 +41,22 @@ def bwrap_only(skip_or_fail):
 
 
 def grader(sandbox):
-    def run(path: Path, slug: str = "lenet5-mnist", progress=None, **options):
-        challenge = get_challenge(slug)
+    def run(path: Path, slug: str | Challenge = "lenet5-mnist", progress=None, **options):
+        challenge = slug if isinstance(slug, Challenge) else get_challenge(slug)
         dataset = open_dataset(challenge.spec.dataset.name, options.pop("tier", None) or "sample")
         return grade(challenge, dataset, path, sandbox, GradeOptions(**options), progress)
 
     return run
+
+
+def candidate_predicts(challenge: Challenge) -> Challenge:
+    """``challenge`` as if it let the candidate's own predict() run (``predict = "candidate"``),
+    for tests of what such a challenge must still withstand."""
+    spec = challenge.spec
+    contract = spec.contract.model_copy(
+        update={"predict": "candidate", "optional": ["train", "predict"]}
+    )
+    return Challenge(spec.model_copy(update={"contract": contract}), challenge.folder)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from graders.challenges import get_challenge
 
-from .conftest import HOSTILE
+from .conftest import HOSTILE, candidate_predicts
 
 pytestmark = pytest.mark.slow
 
@@ -185,6 +185,7 @@ def test_predict_limit_counts_from_the_handover_of_the_model(grade_once):
     events = []
     report = grade_once(
         HOSTILE / "endless_predict.py",
+        candidate_predicts(LENET),  # only a challenge that calls the candidate's predict()
         train_limit=100,
         test_limit=50,
         predict_seconds=10,

@@ -10,10 +10,11 @@ import json
 
 import pytest
 
+from graders.challenges import get_challenge
 from graders.cli import exit_code
 from graders.render import render_text
 
-from .conftest import HOSTILE
+from .conftest import HOSTILE, candidate_predicts
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +39,10 @@ def assert_safe(report) -> None:
     ],
 )
 def test_hostile_output_is_a_candidate_error_with_a_report(grade_with, name, code, phase, fragment):
-    report = grade_with(HOSTILE / name, **SMALL)
+    # The candidate's code runs in the predict phase only where the challenge calls its
+    # predict(): that is where it could patch numpy.save.
+    challenge = candidate_predicts(get_challenge("lenet5-mnist"))
+    report = grade_with(HOSTILE / name, challenge, **SMALL)
 
     assert report.status == "failed"
     assert (report.error.code, report.error.phase) == (code, phase), report.error

@@ -1,11 +1,13 @@
-"""Known-bad example: trains well, but predict() takes the argmax over the wrong axis.
+"""Known-bad example: a fully convolutional head that keeps one prediction per position.
 
-argmax(axis=0) picks, for each of the 10 classes, the most confident image, so
-predict() returns shape (10,) instead of (n,) class ids or (n, 10)
-probabilities. Expected: invalid_predictions.
+The last convolution gives 10 class scores at each of the 4x4 positions of the last
+feature map, and train() copies each image's label onto all 16 positions, as a
+segmentation model would be trained. It trains, but the platform's model.predict(x)
+returns shape (n, 4, 4, 10) instead of (n, 10) probabilities. Expected: invalid_predictions.
 """
 
 import keras
+import numpy as np
 from keras import layers
 
 
@@ -17,10 +19,8 @@ def build_model():
             layers.MaxPooling2D(2),
             layers.Conv2D(16, 5, activation="relu"),
             layers.MaxPooling2D(2),
-            layers.Flatten(),
-            layers.Dense(120, activation="relu"),
-            layers.Dense(84, activation="relu"),
-            layers.Dense(10, activation="softmax"),
+            # bug: no Flatten and Dense head, so no single answer per image
+            layers.Conv2D(10, 1, activation="softmax"),
         ]
     )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -28,9 +28,6 @@ def build_model():
 
 
 def train(model, x_train, y_train):
-    model.fit(x_train, y_train, epochs=2, batch_size=128, verbose=2)
+    y_positions = np.broadcast_to(y_train[:, None, None], (len(y_train), 4, 4))
+    model.fit(x_train, y_positions, epochs=2, batch_size=128, verbose=2)
     return model
-
-
-def predict(model, x):
-    return model.predict(x, verbose=0).argmax(axis=0)  # bug: should be axis=1
