@@ -56,13 +56,28 @@ def data_prepare(names: tuple[str, ...], force: bool) -> None:
 
 
 @data.command("import")
-@click.argument("name", type=click.Choice(["mnist"]))
-@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-def data_import(name: str, folder: Path) -> None:
-    """Import original IDX files (gzipped or not) as the full MNIST tier (60,000/10,000)."""
-    from graders.datasets import import_mnist
+@click.argument("name", type=click.Choice(["mnist", "reviews"]))
+@click.argument("folder", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--test-set",
+    is_flag=True,
+    help="FOLDER is your own labelled test set (IDX folder or CSV file), stored as tier "
+    "BASE-private: reports graded on it say their test labels are private.",
+)
+@click.option(
+    "--base-tier", default="sample", show_default=True, help="With --test-set: the train split."
+)
+def data_import(name: str, folder: Path, test_set: bool, base_tier: str) -> None:
+    """Import original IDX files (gzipped or not) as the full MNIST tier (60,000/10,000),
+    or, with --test-set, an operator's own labelled test set for a dataset."""
+    from graders.datasets import import_mnist, import_test_set
 
-    ds = import_mnist(folder)
+    if test_set:
+        ds = import_test_set(name, folder, base_tier)
+    elif name != "mnist" or not folder.is_dir():
+        raise click.UsageError("without --test-set, import takes mnist and a folder of IDX files")
+    else:
+        ds = import_mnist(folder)
     click.echo(
         f"{ds.name}/{ds.tier}: train {ds.splits['train']}, test {ds.splits['test']}  ({ds.root})"
     )
