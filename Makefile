@@ -35,9 +35,13 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# Grades in Docker when an engine answers, else in bubblewrap (installed here when missing).
+# Serves the web app and a worker on 127.0.0.1 with demo accounts; Ctrl-C stops both.
+# Grades in Docker when an engine answers (the grader image is built offline unless it is
+# up to date), else in bubblewrap (installed here when missing, with its job environment).
+# ASSAY_DEMO_GRADE=1 also submits the reference solutions as a demo candidate.
 demo: data
-	docker info >/dev/null 2>&1 || scripts/system-deps.sh bubblewrap
+	if docker info >/dev/null 2>&1; then $(ASSAY) image build --offline; \
+	else scripts/system-deps.sh bubblewrap && $(MAKE) grader-env; fi
 	$(ASSAY) demo
 
 image: install

@@ -7,6 +7,7 @@ are printed as one readable line with a non-zero exit code, never a traceback.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -19,12 +20,25 @@ EXIT_PASSED, EXIT_BELOW_BAR, EXIT_SUBMISSION_FAILED, EXIT_PLATFORM_FAILED = 0, 1
 
 
 class _AssayGroup(click.Group):
+    #: Commands imported only when named (name -> "module:attribute"): the server's
+    #: commands import Flask, which every other command would otherwise pay for.
+    lazy: dict[str, str] = {}
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except AssayError as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             sys.exit(getattr(exc, "exit_code", EXIT_PLATFORM_FAILED))
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str):
+        if name in self.lazy and name not in self.commands:
+            module, _, attribute = self.lazy[name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
 
 
 @click.group(cls=_AssayGroup)
@@ -299,37 +313,6 @@ def grade_command(
     sys.exit(exit_code(report))
 
 
-@main.command("demo")
-@click.option(
-    "--sandbox", type=click.Choice(["auto", "docker", "bwrap"]), default="auto", show_default=True
-)
-def demo(sandbox: str) -> None:
-    """Prepare the data and grade every challenge's reference solution in a sandbox."""
-    from graders.challenges import all_challenges
-    from graders.datasets import prepare
-    from graders.pipeline import GradeOptions
-    from sandbox.lifecycle import install_signal_handlers
-
-    install_signal_handlers()
-    prepare()
-    outcomes = []
-    for slug, challenge in all_challenges().items():
-        click.secho(f"== grading the reference solution of {slug}", bold=True)
-        report = grade_path(
-            challenge.path(challenge.spec.reference),
-            slug,
-            sandbox,
-            GradeOptions(),
-            None,
-            ProgressPrinter(),
-        )
-        emit_report(report, None)
-        outcomes.append((slug, report))
-    for slug, report in outcomes:
-        click.echo(summary_line(slug, report))
-    sys.exit(EXIT_PASSED if all(r.passed for _, r in outcomes) else EXIT_BELOW_BAR)
-
-
 def summary_line(slug: str, report) -> str:
     """One line per graded challenge: outcome, and each bar's metric against its bar."""
     if report.status != "graded":
@@ -349,6 +332,9 @@ def _register() -> None:
     main.add_command(cli_theory.theory)
     main.add_command(cli_image.image)
     main.add_command(cli_sandbox.sandbox)
+    # The web app, the worker, staff accounts and the demo (server/cli.py).
+    for name in ("serve", "worker", "admin", "demo"):
+        _AssayGroup.lazy[name] = f"server.cli:{name}"
 
 
 _register()

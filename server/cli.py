@@ -43,6 +43,8 @@ def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
         "-",
         "--graceful-timeout",
         "10",
+        # Its default control socket is one path per user: a second server would take it over.
+        "--no-control-socket",
         "server:create_app()",
     ]
 
@@ -92,8 +94,8 @@ def admin() -> None:
     """Manage staff accounts."""
 
 
-def create_user(*, email: str, name: str, role: str, password: str) -> int:
-    """Add a staff user to the instance's database; returns its id (``AccountError`` if refused)."""
+def create_user(*, email: str, name: str, role: str, password: str) -> tuple[int, str]:
+    """Add a staff user to the instance's database: its id and stored email (or ``AccountError``)."""
     from server.accounts import create_user as add
     from server.config import Config
     from server.db import make_engine, make_session_factory, session_scope
@@ -102,7 +104,8 @@ def create_user(*, email: str, name: str, role: str, password: str) -> int:
     engine = make_engine(Config().DATABASE_URL)
     try:
         with session_scope(make_session_factory(engine)) as session:
-            return add(session, email, name, password, role).id
+            user = add(session, email, name, password, role)
+            return user.id, user.email
     finally:
         engine.dispose()
 
@@ -132,10 +135,10 @@ def admin_create_user(email: str, name: str, role: str, password: str | None) ->
         else:
             password, generated = secrets.token_urlsafe(12), True
     try:
-        user_id = create_user(email=email, name=name, role=role, password=password)
+        user_id, stored = create_user(email=email, name=name, role=role, password=password)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"created {role} {email} (id {user_id})")
+    click.echo(f"created {role} {stored} (id {user_id})")
     if generated:
         click.echo(f"password: {password}")
 
@@ -282,8 +285,11 @@ def demo(host: str, port: int, instance: Path | None, grade: bool | None, sandbo
     prepare()
     setup = prepare_demo(grade=grade)
     env = {**os.environ, "ASSAY_SANDBOX": sandbox}
-    web = subprocess.Popen(gunicorn_argv(host, port, 2), env=env)
-    work = subprocess.Popen([sys.executable, "-m", "server.cli", "worker"], env=env)
+    # Own sessions: Ctrl-C reaches the demo alone, which then stops each child once, in order.
+    web = subprocess.Popen(gunicorn_argv(host, port, 2), env=env, start_new_session=True)
+    work = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "worker"], env=env, start_new_session=True
+    )
     procs = [web, work]
     try:
         _wait_healthy(base, web)

@@ -47,7 +47,7 @@ class QueueSettings:
     #: Gradings one worker process runs at once (each one is a train and a predict sandbox).
     threads: int = 1
     #: How often an idle worker polls SQLite for a message (Redis blocks instead).
-    poll_seconds: float = 0.1
+    poll_seconds: float = 0.05
     #: Progress: at most one epoch event per this many seconds (the last one always).
     epoch_seconds: float = 1.0
     #: How long a stopping worker waits for cancelled gradings to hand back their sandboxes.
