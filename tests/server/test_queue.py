@@ -349,3 +349,20 @@ def test_queue_position_counts_the_gradings_ahead(sessions):
     with sessions() as session:
         positions = [g.queue_position(session, session.get(Grading, i)) for i in ids]
     assert positions == [None, 1, 2, 3]
+
+
+# -- the queue backend ---------------------------------------------------------------------------
+
+
+def test_the_queue_is_a_sqlite_file_in_the_instance_or_redis_by_url(tmp_path):
+    from huey import RedisHuey, SqliteHuey
+
+    from server.queue import QUEUE_FILE, enqueue_grading
+
+    local = make_huey(tmp_path)
+    enqueue_grading(local, 7)
+    assert isinstance(local, SqliteHuey) and (tmp_path / QUEUE_FILE).is_file()
+    assert pending_ids(make_huey(tmp_path)) == {7}  # another process's view of the same file
+    assert isinstance(make_huey(tmp_path, "redis://127.0.0.1:6379/0"), RedisHuey)
+    with pytest.raises(ValueError, match="redis://"):
+        make_huey(tmp_path, "amqp://127.0.0.1/")
