@@ -41,7 +41,7 @@ format: install
 # ASSAY_DEMO_GRADE=1 also submits the reference solutions as a demo candidate.
 demo: data
 	if docker info >/dev/null 2>&1; then $(ASSAY) image build --offline; \
-	else scripts/system-deps.sh bubblewrap && $(MAKE) grader-env; fi
+	else scripts/system-deps.sh bubblewrap libseccomp2 python3-venv && $(MAKE) grader-env; fi
 	$(ASSAY) demo
 
 image: install
