@@ -156,22 +156,24 @@ def test_no_dataset_package_or_file_is_reachable(sandbox, make_job):
 
 
 def test_the_sandbox_python_is_the_grader_environment(sandbox, make_job):
+    host_venv = os.path.realpath(sys.prefix)  # the worker's venv, which holds the datasets
     job = make_job(
-        """
+        f"""
         import importlib.metadata, json, os, sys
-        print(json.dumps({
+        print(json.dumps({{
             "executable": sys.executable,
             "prefix": sys.prefix,
+            "host_venv_exists": os.path.exists({host_venv!r}),
             "installed": sorted(d.metadata["Name"] for d in importlib.metadata.distributions()),
             "mountinfo": open("/proc/self/mountinfo").read(),
-        }))
+        }}))
         """
     )
     result = sandbox.run(job)
     assert result.exit_code == 0, result.stderr
     seen = json.loads(result.stdout)
     assert (seen["executable"], seen["prefix"]) == ("/opt/venv/bin/python", "/opt/venv")
-    host_venv = os.path.realpath(sys.prefix)  # the worker's venv, which holds the datasets
+    assert not seen["host_venv_exists"]
     assert host_venv not in seen["mountinfo"]
     if sandbox.name == "bwrap":
         env = bwrap_backend.grader_env()
