@@ -36,6 +36,7 @@ from sandbox.base import Job, RunResult, Sandbox, wait_for
 from sandbox.cgroups import pids_current_file
 from sandbox.errors import SandboxError, SandboxUnavailable
 from sandbox.lifecycle import EXPIRES_LABEL, OWNER_LABEL, Owner
+from sandbox.paths import make_readable
 from sandbox.pidcap import PidsCapWatch
 from sandbox.streams import OutputCapture, pump_demuxed
 
@@ -179,17 +180,6 @@ def container_options(
             docker.types.DeviceRequest(count=limits.gpus, capabilities=[["gpu"]])
         ]
     return options
-
-
-def make_readable(path: Path) -> None:
-    """Let the container's uid read the input folder (a+rX; links are left alone)."""
-    for root, dirs, files in os.walk(path):
-        os.chmod(root, os.stat(root).st_mode | 0o555)
-        for name in files:
-            file = os.path.join(root, name)
-            if not os.path.islink(file):
-                os.chmod(file, os.stat(file).st_mode | 0o444)
-        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d))]
 
 
 class _ContainerEvents:
