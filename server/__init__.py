@@ -62,6 +62,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(recruiter.bp, url_prefix="/recruiter")
     app.register_blueprint(candidate.bp, url_prefix="/c")
 
+    from server import audit, review
+
+    app.register_blueprint(review.bp, url_prefix="/review")
+    audit.connect_logins(app)
+
 
 def _register_basics(app: Flask) -> None:
     from flask_babel import get_locale

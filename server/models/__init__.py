@@ -6,22 +6,36 @@ from server.models.base import Base, utcnow
 from server.models.grading import GRADING_STATES, Grading, ProgressEvent, Submission
 from server.models.invitations import Invitation, TheoryAnswer
 from server.models.mail import MailOutbox
+from server.models.review import (
+    DECISIONS,
+    AuditEvent,
+    Decision,
+    Reveal,
+    ReviewAssignment,
+    TheoryReview,
+)
 
 __all__ = [
     "ADMIN",
+    "DECISIONS",
     "GRADING_STATES",
     "RECRUITER",
     "REVIEWER",
     "ROLES",
     "Assessment",
     "AssessmentChallenge",
+    "AuditEvent",
     "Base",
+    "Decision",
     "Grading",
     "Invitation",
     "MailOutbox",
     "ProgressEvent",
+    "Reveal",
+    "ReviewAssignment",
     "Submission",
     "TheoryAnswer",
+    "TheoryReview",
     "User",
     "utcnow",
 ]

@@ -1,0 +1,135 @@
+"""Exports of one assessment: CSV (one row per candidate) and JSON (the full reports).
+
+Both go through the same identity as the pages: a blind reviewer's export names
+"Candidate 7", never the name or email.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from graders.challenges import get_challenge
+from server.models import Assessment, Grading, Invitation, Submission, User
+from server.review import service as svc
+
+
+def _metric_names(slug: str) -> list[str]:
+    try:
+        return list(get_challenge(slug).spec.metrics)
+    except Exception:  # a challenge removed since: its column list is empty
+        return []
+
+
+def _latest_by_challenge(invitation: Invitation) -> dict[str, Submission]:
+    latest: dict[str, Submission] = {}
+    for submission in invitation.submissions:
+        latest[submission.challenge_slug] = submission
+    return latest
+
+
+def candidates_csv(session: Session, user: User, assessment: Assessment) -> str:
+    """One row per candidate; a column per challenge metric and per theory question."""
+    slugs = assessment.challenge_slugs
+    questions = list(assessment.theory_question_ids or [])
+    metrics = {slug: _metric_names(slug) for slug in slugs}
+    header = ["candidate", "email", "state", "decision", "attempts"]
+    for slug in slugs:
+        header += [f"{slug}:status", f"{slug}:passed"]
+        header += [f"{slug}:{metric}" for metric in metrics[slug]]
+    header += [f"theory:{qid}" for qid in questions] + ["theory:total", "theory:max"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    table = svc.candidates_table(session, user, assessment, per_page=10**9)
+    invitations = {
+        i.id: i for i in session.query(Invitation).filter_by(assessment_id=assessment.id)
+    }
+    for row in table.rows:
+        invitation = invitations[row.invitation_id]
+        line = [row.who.label, row.who.email or "", row.state, row.decision or "", row.attempts]
+        latest = _latest_by_challenge(invitation)
+        for slug in slugs:
+            grading = latest[slug].latest if slug in latest else None
+            report = json.loads(grading.report_json) if grading and grading.report_json else {}
+            values = {m["name"]: m["value"] for m in (report.get("test") or {}).get("metrics", [])}
+            line += [
+                grading.status if grading else "",
+                _yes_no(grading.passed if grading else None),
+            ]
+            line += [_number(values.get(metric)) for metric in metrics[slug]]
+        reviews = svc.latest_theory_reviews(session, invitation.id)
+        answers = {a.question_id: a for a in invitation.answers if a.submitted_at}
+        for qid in questions:
+            if qid in reviews:
+                line.append(_number(reviews[qid].score))
+            elif qid in answers:
+                line.append(_number(svc.suggested(qid, answers[qid].text).score))
+            else:
+                line.append("")
+        total = row.theory
+        line += [_number(total[0]) if total else "", _number(total[1]) if total else ""]
+        writer.writerow([_cell(value) for value in line])
+    return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    # A spreadsheet runs a cell that starts with = + - @ as a formula: quote it.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _yes_no(value: bool | None) -> str:
+    return "" if value is None else ("yes" if value else "no")
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def submission_record(submission: Submission, grading: Grading | None, who) -> dict[str, Any]:
+    """One submission as JSON: the candidate as the reader may see them, and its report."""
+    return {
+        "candidate": {"label": who.label, "name": who.name, "email": who.email},
+        "submission": {
+            "id": submission.id,
+            "challenge": submission.challenge_slug,
+            "filename": submission.filename,
+            "sha256": submission.sha256,
+            "created_at": submission.created_at.isoformat(),
+        },
+        "grading": None
+        if grading is None
+        else {
+            "id": grading.id,
+            "status": grading.status,
+            "passed": grading.passed,
+            "finished_at": grading.finished_at.isoformat() if grading.finished_at else None,
+        },
+        "report": json.loads(grading.report_json) if grading and grading.report_json else None,
+    }
+
+
+def full_reports(session: Session, user: User, assessment: Assessment) -> dict[str, Any]:
+    """Every candidate of ``assessment`` with every submission's latest report."""
+    numbers = svc.candidate_numbers(session, assessment.id)
+    people = []
+    for invitation in session.query(Invitation).filter_by(assessment_id=assessment.id):
+        who = svc.identity(session, user, invitation, numbers[invitation.id])
+        decision = svc.latest_decisions(session, [invitation.id]).get(invitation.id)
+        people.append(
+            {
+                "candidate": {"label": who.label, "name": who.name, "email": who.email},
+                "decision": decision.decision if decision else None,
+                "submissions": [
+                    submission_record(s, s.latest, who) | {"candidate": None}
+                    for s in invitation.submissions
+                ],
+            }
+        )
+    return {"assessment": {"id": assessment.id, "title": assessment.title}, "candidates": people}

@@ -1,0 +1,317 @@
+from __future__ import annotations
+
+import json
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from graders.plots import report_svgs
+from graders.report import Report
+from graders.theory import load_bank
+from server import audit, exports
+from server.explain import explain_report
+from server.extensions import db
+from server.models import DECISIONS, Grading, Submission, User
+from server.review import bp, render
+from server.review import service as svc
+from server.security import role_required
+
+STAFF = ("recruiter", "reviewer")
+OUTCOME_LABELS = {
+    "passed": _l("passed"),
+    "below_bar": _l("below bar"),
+    "failed": _l("failed to run"),
+    "not_started": _l("not started"),
+    "pending": _l("in progress"),
+}
+DECISION_LABELS = {"advance": _l("advance"), "hold": _l("hold"), "reject": _l("reject")}
+
+
+def _lang() -> str:
+    from flask_babel import get_locale
+
+    return "zh" if str(get_locale() or "en").startswith("zh") else "en"
+
+
+def _assessment_or_404(assessment_id: int, manage: bool = False):
+    assessment = svc.assessment_for(db(), current_user, assessment_id) or abort(404)
+    if manage and not svc.can_manage(current_user, assessment):
+        abort(403)
+    return assessment
+
+
+def _invitation_or_404(invitation_id: int):
+    return svc.invitation_for(db(), current_user, invitation_id) or abort(404)
+
+
+def _submission_or_404(submission_id: int) -> Submission:
+    return svc.submission_for(db(), current_user, submission_id) or abort(404)
+
+
+def _int_arg(name: str, default: int) -> int:
+    try:
+        return int(request.args.get(name, default))
+    except ValueError:
+        return default
+
+
+@bp.get("/", endpoint="assessments")
+@role_required(*STAFF)
+def assessments_list():
+    return render_template(
+        "review/assessments.html", assessments=svc.reviewable(db(), current_user)
+    )
+
+
+@bp.get("/assessments/<int:assessment_id>")
+@role_required(*STAFF)
+def candidates(assessment_id: int):
+    assessment = _assessment_or_404(assessment_id)
+    table = svc.candidates_table(
+        db(),
+        current_user,
+        assessment,
+        sort=request.args.get("sort", "candidate"),
+        descending=request.args.get("dir") == "desc",
+        outcome=request.args.get("outcome") or None,
+        page=_int_arg("page", 1),
+    )
+    return render_template(
+        "review/candidates.html",
+        assessment=assessment,
+        table=table,
+        outcome_labels=OUTCOME_LABELS,
+        decision_labels=DECISION_LABELS,
+        manage=svc.can_manage(current_user, assessment),
+        reviewers=[a.user for a in _assignments(assessment.id)],
+    )
+
+
+def _assignments(assessment_id: int):
+    import sqlalchemy as sa
+
+    from server.models import ReviewAssignment
+
+    return db().scalars(
+        sa.select(ReviewAssignment).where(ReviewAssignment.assessment_id == assessment_id)
+    )
+
+
+@bp.post("/assessments/<int:assessment_id>/reviewers")
+@role_required(*STAFF)
+def assign(assessment_id: int):
+    assessment = _assessment_or_404(assessment_id, manage=True)
+    try:
+        svc.assign_reviewer(db(), current_user, assessment, request.form.get("email", ""))
+        db().commit()
+        flash(_("The reviewer can now review this assessment."), "ok")
+    except svc.ReviewError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("review.candidates", assessment_id=assessment.id))
+
+
+@bp.post("/assessments/<int:assessment_id>/blind")
+@role_required(*STAFF)
+def blind(assessment_id: int):
+    assessment = _assessment_or_404(assessment_id, manage=True)
+    svc.set_blind(db(), current_user, assessment, request.form.get("on") == "1")
+    db().commit()
+    return redirect(url_for("review.candidates", assessment_id=assessment.id))
+
+
+@bp.get("/assessments/<int:assessment_id>/audit")
+@role_required(*STAFF)
+def audit_log(assessment_id: int):
+    assessment = _assessment_or_404(assessment_id, manage=True)
+    events = audit.events(db(), assessment_id=assessment.id)
+    actors = {u.id: u for u in db().query(User).filter(User.id.in_({e.actor_id for e in events}))}
+    return render_template("review/audit.html", assessment=assessment, events=events, actors=actors)
+
+
+@bp.get("/assessments/<int:assessment_id>/export.<fmt>")
+@role_required(*STAFF)
+def export(assessment_id: int, fmt: str):
+    assessment = _assessment_or_404(assessment_id)
+    if fmt not in ("csv", "json"):
+        abort(404)
+    audit.record(db(), "export", actor_id=current_user.id, assessment_id=assessment.id, format=fmt)
+    db().commit()
+    name = f"assessment-{assessment.id}.{fmt}"
+    if fmt == "csv":
+        body, mimetype = exports.candidates_csv(db(), current_user, assessment), "text/csv"
+    else:
+        body = json.dumps(
+            exports.full_reports(db(), current_user, assessment), ensure_ascii=False, indent=1
+        )
+        mimetype = "application/json"
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.get("/candidates/<int:invitation_id>")
+@role_required(*STAFF)
+def candidate(invitation_id: int):
+    invitation = _invitation_or_404(invitation_id)
+    session, lang = db(), _lang()
+    bank = load_bank()
+    answers = {a.question_id: a for a in invitation.answers if a.submitted_at}
+    reviews = svc.latest_theory_reviews(session, invitation.id)
+    theory = []
+    for qid in invitation.assessment.theory_question_ids or []:
+        question = bank.get(qid)
+        answer = answers.get(qid)
+        score = svc.suggested(qid, answer.text) if answer else None
+        theory.append(
+            {
+                "question": question,
+                "answer": answer,
+                "score": score,
+                "segments": render.answer_segments(answer.text, score, lang) if answer else [],
+                "review": reviews.get(qid),
+                "history": svc.theory_history(session, invitation.id, qid),
+            }
+        )
+    total, confirmed = svc.theory_total(session, invitation)
+    return render_template(
+        "review/candidate.html",
+        invitation=invitation,
+        who=svc.identity(session, current_user, invitation),
+        submissions=invitation.submissions,
+        theory=theory,
+        theory_total=total,
+        theory_confirmed=confirmed,
+        decisions=svc.decision_history(session, invitation.id),
+        decision_labels=DECISION_LABELS,
+        decision_choices=DECISIONS,
+        lang=lang,
+        title_of=svc.challenge_title,
+    )
+
+
+@bp.post("/candidates/<int:invitation_id>/reveal")
+@role_required(*STAFF)
+def reveal(invitation_id: int):
+    invitation = _invitation_or_404(invitation_id)
+    svc.reveal(db(), current_user, invitation)
+    db().commit()
+    return redirect(url_for("review.candidate", invitation_id=invitation.id))
+
+
+@bp.post("/candidates/<int:invitation_id>/decision")
+@role_required(*STAFF)
+def decide(invitation_id: int):
+    invitation = _invitation_or_404(invitation_id)
+    try:
+        svc.decide(
+            db(),
+            current_user,
+            invitation,
+            request.form.get("decision", ""),
+            request.form.get("note", ""),
+        )
+        db().commit()
+        flash(_("Decision recorded."), "ok")
+    except svc.ReviewError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("review.candidate", invitation_id=invitation.id) + "#decision")
+
+
+@bp.post("/candidates/<int:invitation_id>/theory/<question_id>")
+@role_required(*STAFF)
+def theory_review(invitation_id: int, question_id: str):
+    invitation = _invitation_or_404(invitation_id)
+    raw = request.form.get("score", "").strip()
+    try:
+        score = float(raw) if raw else None
+    except ValueError:
+        score = None
+    try:
+        svc.review_theory(
+            db(),
+            current_user,
+            invitation,
+            question_id,
+            action=request.form.get("action", ""),
+            score=score,
+            reason=request.form.get("reason", ""),
+        )
+        db().commit()
+        flash(_("Theory score recorded."), "ok")
+    except svc.ReviewError as exc:
+        flash(str(exc), "error")
+    anchor = f"#q-{question_id}"
+    return redirect(url_for("review.candidate", invitation_id=invitation.id) + anchor)
+
+
+def _grading_of(submission: Submission) -> Grading | None:
+    wanted = _int_arg("grading", 0)
+    if wanted:
+        return next((g for g in submission.gradings if g.id == wanted), None) or abort(404)
+    return submission.latest
+
+
+@bp.get("/submissions/<int:submission_id>")
+@role_required(*STAFF)
+def report(submission_id: int):
+    submission = _submission_or_404(submission_id)
+    session = db()
+    invitation = svc.invitation_for(session, current_user, submission.invitation_id)
+    grading = _grading_of(submission)
+    data = render.report_dict(grading.report_json if grading else None)
+    svgs = {}
+    if data.get("status") == "graded":
+        svgs = {k: render.svg_data_uri(v) for k, v in report_svgs(Report.from_dict(data)).items()}
+    cells = (
+        render.notebook_cells(submission.source) if submission.filename.endswith(".ipynb") else None
+    )
+    logs = {name: render.log_tail(text) for name, text in (data.get("logs") or {}).items()}
+    return render_template(
+        "review/report.html",
+        submission=submission,
+        invitation=invitation,
+        who=svc.identity(session, current_user, invitation),
+        grading=grading,
+        report=data,
+        svgs=svgs,
+        explanation=explain_report(data),
+        cells=cells,
+        code=None if cells is not None else render.code_html(render.source_text(submission.source)),
+        logs=logs,
+        title_of=svc.challenge_title,
+    )
+
+
+@bp.get("/submissions/<int:submission_id>/report.json")
+@role_required(*STAFF)
+def report_json(submission_id: int):
+    submission = _submission_or_404(submission_id)
+    grading = _grading_of(submission)
+    invitation = svc.invitation_for(db(), current_user, submission.invitation_id)
+    who = svc.identity(db(), current_user, invitation)
+    body = exports.submission_record(submission, grading, who)
+    return Response(
+        json.dumps(body, ensure_ascii=False, indent=1),
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="submission-{submission.id}.json"'},
+    )
+
+
+@bp.post("/submissions/<int:submission_id>/regrade")
+@role_required(*STAFF)
+def regrade(submission_id: int):
+    submission = _submission_or_404(submission_id)
+    svc.regrade(db(), current_user, submission)
+    db().commit()
+    flash(_("Queued for grading again."), "ok")
+    return redirect(url_for("review.report", submission_id=submission.id))
+
+
+@bp.get("/theory")
+@role_required(*STAFF)
+def explanations():
+    return render_template("review/explanations.html", bank=load_bank(), lang=_lang())

@@ -1,0 +1,556 @@
+"""What the review pages show and do, as plain functions (no Flask): access, blind review,
+the candidates table, theory reviews and decisions.
+
+Access: admins review everything; a recruiter reviews the assessments they own; a reviewer
+the assessments they are assigned to. Anyone else gets None and the view answers 404, so a
+reviewer of another team cannot even learn that an assessment exists.
+
+Blind review (on by default per assessment): a *reviewer* sees "Candidate 7" until they
+reveal the name, which is logged. Recruiters and admins invited the candidate themselves and
+see names anyway. Every page, export and API answer takes the label from ``identity``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from graders.challenges import get_challenge
+from graders.theory import TheoryScore, load_bank, score_answer
+from server import audit, invitations
+from server.models import (
+    ADMIN,
+    DECISIONS,
+    RECRUITER,
+    REVIEWER,
+    Assessment,
+    Decision,
+    Grading,
+    Invitation,
+    Reveal,
+    ReviewAssignment,
+    Submission,
+    TheoryReview,
+    User,
+)
+from server.models.review import CONFIRM, OVERRIDE
+
+#: Candidates table filters (``outcome`` of a row).
+OUTCOMES = ("passed", "below_bar", "failed", "not_started", "pending")
+SORTS = ("candidate", "state", "outcome", "metric", "attempts", "time", "decision")
+PER_PAGE = 25
+
+
+class ReviewError(ValueError):
+    """A refused review action; the message says why."""
+
+
+# -- access ------------------------------------------------------------------------------------
+
+
+def can_review(session: Session, user: User, assessment: Assessment) -> bool:
+    if user.role == ADMIN:
+        return True
+    if user.role == RECRUITER:
+        return assessment.owner_id == user.id
+    if user.role == REVIEWER:
+        return (
+            session.scalar(
+                sa.select(ReviewAssignment.id).where(
+                    ReviewAssignment.assessment_id == assessment.id,
+                    ReviewAssignment.user_id == user.id,
+                )
+            )
+            is not None
+        )
+    return False
+
+
+def can_manage(user: User, assessment: Assessment) -> bool:
+    """Owner or admin: assign reviewers, turn blind review off, export, read the audit log."""
+    return user.role == ADMIN or (user.role == RECRUITER and assessment.owner_id == user.id)
+
+
+def reviewable(session: Session, user: User) -> list[Assessment]:
+    query = sa.select(Assessment).order_by(Assessment.created_at.desc())
+    if user.role == RECRUITER:
+        query = query.where(Assessment.owner_id == user.id)
+    elif user.role == REVIEWER:
+        query = query.join(ReviewAssignment, ReviewAssignment.assessment_id == Assessment.id).where(
+            ReviewAssignment.user_id == user.id
+        )
+    elif user.role != ADMIN:
+        return []
+    return list(session.scalars(query))
+
+
+def assessment_for(session: Session, user: User, assessment_id: int) -> Assessment | None:
+    assessment = session.get(Assessment, assessment_id)
+    return assessment if assessment and can_review(session, user, assessment) else None
+
+
+def invitation_for(session: Session, user: User, invitation_id: int) -> Invitation | None:
+    invitation = session.get(Invitation, invitation_id)
+    if invitation is None or not can_review(session, user, invitation.assessment):
+        return None
+    return invitation
+
+
+def submission_for(session: Session, user: User, submission_id: int) -> Submission | None:
+    submission = session.get(Submission, submission_id)
+    if submission is None or submission.invitation_id is None:
+        return None
+    if invitation_for(session, user, submission.invitation_id) is None:
+        return None
+    return submission
+
+
+def assign_reviewer(session: Session, actor: User, assessment: Assessment, email: str) -> User:
+    reviewer = session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if reviewer is None or reviewer.role != REVIEWER or not reviewer.active:
+        raise ReviewError("no active reviewer account with that email")
+    if not can_review(session, reviewer, assessment):
+        session.add(ReviewAssignment(assessment_id=assessment.id, user_id=reviewer.id))
+        audit.record(
+            session,
+            "reviewer_assigned",
+            actor_id=actor.id,
+            assessment_id=assessment.id,
+            reviewer_id=reviewer.id,
+        )
+    return reviewer
+
+
+def set_blind(session: Session, actor: User, assessment: Assessment, on: bool) -> None:
+    assessment.blind_review = on
+    audit.record(
+        session, "blind_review", actor_id=actor.id, assessment_id=assessment.id, on=bool(on)
+    )
+
+
+# -- blind review ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Identity:
+    """How a candidate is shown to one user: ``label`` always; name/email only when not blind."""
+
+    number: int
+    label: str
+    blind: bool
+    name: str | None
+    email: str | None
+
+
+def candidate_numbers(session: Session, assessment_id: int) -> dict[int, int]:
+    """Invitation id -> its stable number in the assessment (1 for the first invited)."""
+    ids = session.scalars(
+        sa.select(Invitation.id)
+        .where(Invitation.assessment_id == assessment_id)
+        .order_by(Invitation.id)
+    )
+    return {invitation_id: n for n, invitation_id in enumerate(ids, start=1)}
+
+
+def revealed_ids(session: Session, user: User, invitation_ids) -> set[int]:
+    if not invitation_ids:
+        return set()
+    return set(
+        session.scalars(
+            sa.select(Reveal.invitation_id).where(
+                Reveal.user_id == user.id, Reveal.invitation_id.in_(list(invitation_ids))
+            )
+        )
+    )
+
+
+def blinds(user: User, assessment: Assessment) -> bool:
+    """Whether ``user`` reviews ``assessment`` blind (before any reveal)."""
+    return bool(assessment.blind_review) and user.role == REVIEWER
+
+
+def identity(
+    session: Session, user: User, invitation: Invitation, number: int | None = None
+) -> Identity:
+    if number is None:
+        number = candidate_numbers(session, invitation.assessment_id).get(invitation.id, 0)
+    blind = blinds(user, invitation.assessment) and not revealed_ids(session, user, [invitation.id])
+    return _identity(invitation, number, blind)
+
+
+def _identity(invitation: Invitation, number: int, blind: bool) -> Identity:
+    label = f"Candidate {number}" if blind else invitation.candidate_name
+    if blind:
+        return Identity(number, label, True, None, None)
+    return Identity(number, label, False, invitation.candidate_name, invitation.candidate_email)
+
+
+def reveal(session: Session, user: User, invitation: Invitation) -> None:
+    """Show ``user`` the candidate's name from now on; logged (once per user and candidate)."""
+    if revealed_ids(session, user, [invitation.id]):
+        return
+    session.add(Reveal(invitation_id=invitation.id, user_id=user.id))
+    audit.record(
+        session,
+        "reveal",
+        actor_id=user.id,
+        assessment_id=invitation.assessment_id,
+        invitation_id=invitation.id,
+    )
+
+
+# -- the candidates table ----------------------------------------------------------------------
+
+
+@dataclass
+class ChallengeCell:
+    slug: str
+    submission_id: int | None = None
+    status: str | None = None  # queued / running / graded / failed, None: nothing submitted
+    passed: bool | None = None
+    metric: str = ""
+    value: float | None = None
+    bar: float | None = None
+    error_code: str | None = None
+
+
+@dataclass
+class CandidateRow:
+    invitation_id: int
+    who: Identity
+    state: str
+    outcome: str
+    cells: list[ChallengeCell]
+    attempts: int
+    minutes_used: float | None
+    decision: str | None
+    theory: tuple[float, float] | None = None  # (total, max), filled for the page's rows
+    theory_confirmed: bool = False
+
+    @property
+    def headline(self) -> float | None:
+        values = [c.value for c in self.cells if c.value is not None]
+        return min(values) if values else None
+
+
+@dataclass
+class Table:
+    rows: list[CandidateRow]
+    total: int
+    page: int
+    pages: int
+    sort: str
+    descending: bool
+    outcome: str | None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _headline(report_json: str | None, slug: str) -> tuple[str, float | None, float | None]:
+    if not report_json:
+        return "", None, None
+    report = json.loads(report_json)
+    primary = report.get("primary_metric") or ""
+    checks = (report.get("verdict") or {}).get("checks") or []
+    check = next((c for c in checks if c.get("metric") == primary), None)
+    if check is not None:
+        return primary, check.get("value"), check.get("bar")
+    test = report.get("test") or {}
+    value = next((m["value"] for m in test.get("metrics", []) if m["name"] == primary), None)
+    return primary, value, None
+
+
+def _outcome(cells: list[ChallengeCell]) -> str:
+    statuses = [c.status for c in cells]
+    if all(s is None for s in statuses):
+        return "not_started"
+    if any(s == "failed" for s in statuses):
+        return "failed"
+    if any(s == "graded" and not c.passed for s, c in zip(statuses, cells, strict=True)):
+        return "below_bar"
+    if all(s == "graded" for s in statuses):
+        return "passed"
+    return "pending"
+
+
+def _minutes_used(invitation: Invitation) -> float | None:
+    if invitation.opened_at is None:
+        return None
+    times = [s.created_at for s in invitation.submissions]
+    times += [a.submitted_at for a in invitation.answers if a.submitted_at]
+    if not times:
+        return None
+    return max(0.0, (max(times) - invitation.opened_at).total_seconds() / 60)
+
+
+def latest_decisions(session: Session, invitation_ids) -> dict[int, Decision]:
+    newest = (
+        sa.select(sa.func.max(Decision.id))
+        .where(Decision.invitation_id.in_(list(invitation_ids)))
+        .group_by(Decision.invitation_id)
+    )
+    rows = session.scalars(sa.select(Decision).where(Decision.id.in_(newest)))
+    return {d.invitation_id: d for d in rows}
+
+
+def candidates_table(
+    session: Session,
+    user: User,
+    assessment: Assessment,
+    *,
+    sort: str = "candidate",
+    descending: bool = False,
+    outcome: str | None = None,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+    now: datetime | None = None,
+) -> Table:
+    """One row per candidate, filtered, sorted and cut to one page on the server."""
+    invitations_ = list(
+        session.scalars(
+            sa.select(Invitation)
+            .where(Invitation.assessment_id == assessment.id)
+            .options(
+                selectinload(Invitation.submissions).selectinload(Submission.gradings),
+                selectinload(Invitation.answers),
+            )
+            .order_by(Invitation.id)
+        )
+    )
+    ids = [i.id for i in invitations_]
+    revealed = revealed_ids(session, user, ids) if blinds(user, assessment) else set(ids)
+    decisions = latest_decisions(session, ids) if ids else {}
+    slugs = assessment.challenge_slugs
+    rows = []
+    for number, invitation in enumerate(invitations_, start=1):
+        cells = []
+        for slug in slugs:
+            subs = [s for s in invitation.submissions if s.challenge_slug == slug]
+            cell = ChallengeCell(slug)
+            if subs:
+                latest = subs[-1].latest
+                cell.submission_id = subs[-1].id
+                if latest is not None:
+                    cell.status, cell.passed = latest.status, latest.passed
+                    cell.error_code = latest.error_code
+                    cell.metric, cell.value, cell.bar = _headline(latest.report_json, slug)
+            cells.append(cell)
+        decision = decisions.get(invitation.id)
+        rows.append(
+            CandidateRow(
+                invitation_id=invitation.id,
+                who=_identity(invitation, number, invitation.id not in revealed),
+                state=invitations.state(invitation, now),
+                outcome=_outcome(cells),
+                cells=cells,
+                attempts=sum(1 for s in invitation.submissions if s.counts_as_attempt),
+                minutes_used=_minutes_used(invitation),
+                decision=decision.decision if decision else None,
+            )
+        )
+    counts = {name: sum(1 for r in rows if r.outcome == name) for name in OUTCOMES}
+    if outcome in OUTCOMES:
+        rows = [r for r in rows if r.outcome == outcome]
+    else:
+        outcome = None
+    sort = sort if sort in SORTS else "candidate"
+    rows.sort(key=_sort_key(sort), reverse=descending)
+    total = len(rows)
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    shown = rows[(page - 1) * per_page : page * per_page]
+    for row in shown:
+        invitation = next(i for i in invitations_ if i.id == row.invitation_id)
+        row.theory, row.theory_confirmed = theory_total(session, invitation)
+    return Table(shown, total, page, pages, sort, descending, outcome, counts)
+
+
+def _sort_key(sort: str):
+    # None sorts last ascending: a missing value is never "the best".
+    def missing_last(value):
+        return (value is None, value if value is not None else 0)
+
+    return {
+        "candidate": lambda r: (r.who.label.lower(), r.invitation_id),
+        "state": lambda r: r.state,
+        "outcome": lambda r: OUTCOMES.index(r.outcome),
+        "metric": lambda r: missing_last(r.headline),
+        "attempts": lambda r: r.attempts,
+        "time": lambda r: missing_last(r.minutes_used),
+        "decision": lambda r: r.decision or "~",
+    }[sort]
+
+
+# -- theory ------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _score(question_id: str, text: str) -> TheoryScore:
+    return score_answer(load_bank().get(question_id), text)
+
+
+def suggested(question_id: str, text: str) -> TheoryScore:
+    """The rubric's suggestion for one answer (cached: the same text scores the same)."""
+    return _score(question_id, text)
+
+
+def latest_theory_reviews(session: Session, invitation_id: int) -> dict[str, TheoryReview]:
+    rows = session.scalars(
+        sa.select(TheoryReview)
+        .where(TheoryReview.invitation_id == invitation_id)
+        .order_by(TheoryReview.id)
+    )
+    return {row.question_id: row for row in rows}
+
+
+def theory_history(session: Session, invitation_id: int, question_id: str) -> list[TheoryReview]:
+    return list(
+        session.scalars(
+            sa.select(TheoryReview)
+            .where(
+                TheoryReview.invitation_id == invitation_id,
+                TheoryReview.question_id == question_id,
+            )
+            .order_by(TheoryReview.id)
+        )
+    )
+
+
+def theory_total(
+    session: Session, invitation: Invitation
+) -> tuple[tuple[float, float] | None, bool]:
+    """(total, max) over submitted answers: a reviewer's score where given, else the
+    rubric's suggestion; and whether every answer has a reviewer's score."""
+    answers = {a.question_id: a for a in invitation.answers if a.submitted_at}
+    question_ids = invitation.assessment.theory_question_ids or []
+    if not question_ids or not answers:
+        return None, False
+    reviews = latest_theory_reviews(session, invitation.id)
+    total = maximum = 0.0
+    confirmed = True
+    for qid in question_ids:
+        answer = answers.get(qid)
+        question = load_bank().get(qid)
+        maximum += question.max_score
+        if qid in reviews:
+            total += reviews[qid].score
+        elif answer is not None:
+            total += suggested(qid, answer.text).score
+            confirmed = False
+    return (total, maximum), confirmed
+
+
+def review_theory(
+    session: Session,
+    user: User,
+    invitation: Invitation,
+    question_id: str,
+    *,
+    action: str,
+    score: float | None = None,
+    reason: str = "",
+) -> TheoryReview:
+    """Confirm the rubric's suggestion, or override it with a score and a reason."""
+    if question_id not in (invitation.assessment.theory_question_ids or []):
+        raise ReviewError("that question is not part of this assessment")
+    answer = next(
+        (a for a in invitation.answers if a.question_id == question_id and a.submitted_at), None
+    )
+    if answer is None:
+        raise ReviewError("the candidate has not submitted this answer")
+    rubric = suggested(question_id, answer.text)
+    if action == CONFIRM:
+        score, reason = rubric.score, reason.strip()
+    elif action == OVERRIDE:
+        reason = reason.strip()
+        if not reason:
+            raise ReviewError("an override needs a reason")
+        if score is None or not 0 <= score <= rubric.max_score:
+            raise ReviewError(f"the score must lie between 0 and {rubric.max_score:g}")
+    else:
+        raise ReviewError(f"unknown action {action!r}")
+    row = TheoryReview(
+        invitation_id=invitation.id,
+        question_id=question_id,
+        action=action,
+        suggested=rubric.score,
+        score=float(score),
+        max_score=rubric.max_score,
+        reason=reason[:2000],
+        reviewer_id=user.id,
+    )
+    session.add(row)
+    audit.record(
+        session,
+        "theory_confirm" if action == CONFIRM else "theory_override",
+        actor_id=user.id,
+        assessment_id=invitation.assessment_id,
+        invitation_id=invitation.id,
+        question=question_id,
+        suggested=rubric.score,
+        score=float(score),
+    )
+    return row
+
+
+# -- decisions and re-grades -------------------------------------------------------------------
+
+
+def decide(
+    session: Session, user: User, invitation: Invitation, decision: str, note: str = ""
+) -> Decision:
+    if decision not in DECISIONS:
+        raise ReviewError(f"a decision is one of {', '.join(DECISIONS)}")
+    row = Decision(
+        invitation_id=invitation.id, decision=decision, note=note.strip()[:4000], decided_by=user.id
+    )
+    session.add(row)
+    audit.record(
+        session,
+        "decision",
+        actor_id=user.id,
+        assessment_id=invitation.assessment_id,
+        invitation_id=invitation.id,
+        decision=decision,
+    )
+    return row
+
+
+def decision_history(session: Session, invitation_id: int) -> list[Decision]:
+    return list(
+        session.scalars(
+            sa.select(Decision)
+            .where(Decision.invitation_id == invitation_id)
+            .order_by(Decision.id.desc())
+        )
+    )
+
+
+def regrade(session: Session, user: User, submission: Submission) -> Grading:
+    """``server.grading.regrade`` (safe to press twice), recorded in the audit log."""
+    from server.grading import regrade as grading_regrade
+
+    before = submission.latest.id if submission.latest else None
+    grading = grading_regrade(session, submission)
+    audit.record(
+        session,
+        "regrade",
+        actor_id=user.id,
+        assessment_id=session.get(Invitation, submission.invitation_id).assessment_id,
+        invitation_id=submission.invitation_id,
+        submission_id=submission.id,
+        grading_id=grading.id,
+        added=grading.id != before,
+    )
+    return grading
+
+
+def challenge_title(slug: str) -> str:
+    try:
+        return get_challenge(slug).spec.title
+    except Exception:  # a challenge removed since: show its slug
+        return slug
