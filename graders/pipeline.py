@@ -74,25 +74,31 @@ class GradeOptions:
 
 
 def _train(
-    challenge, dataset, submission, work, seed, options, sandbox, progress, cancel
+    challenge, dataset, submission, work, seed, options, sandbox, progress, cancel, warm=None
 ) -> PhaseRun:
-    folder, sub = input_dir(work, "train", submission)
-    data = {
-        "train_x": write_data(dataset.x_path("train"), folder, "train_x", options.train_limit),
-        "train_y": write_data(dataset.y_path("train"), folder, "train_y", options.train_limit),
-    }
-    write_job(
-        folder,
-        {
+    def make_job(folder: Path, sub: str) -> dict:
+        data = {
+            "train_x": write_data(dataset.x_path("train"), folder, "train_x", options.train_limit),
+            "train_y": write_data(dataset.y_path("train"), folder, "train_y", options.train_limit),
+        }
+        return {
             "phase": "train",
             "submission": sub,
             "challenge": _job_spec(challenge),
             "seed": seed,
             "output": "/out",
             "data": data,
-        },
-    )
+        }
+
     limits = phase_limits(challenge, "train", dataset.tier, options)
+    # A warm sandbox (graders/warm.py) when one fits; None back: it died first, grade cold.
+    slot = warm.take(limits, options.extra_env) if warm is not None else None
+    if slot is not None:
+        trained = slot.hand_over(submission, make_job, limits, work, progress, cancel)
+        if trained is not None:
+            return trained
+    folder, sub = input_dir(work, "train", submission)
+    write_job(folder, make_job(folder, sub))
     job = phase_job("train", folder, work, limits, options.extra_env, cancel)
     return run_phase(sandbox, "train", job, progress)
 
@@ -209,8 +215,12 @@ def grade_once(
     options: GradeOptions,
     progress: Progress | None = None,
     cancel=None,
+    warm=None,
 ) -> Report:
-    """Train, predict and score one submission once with ``seed``."""
+    """Train, predict and score one submission once with ``seed``.
+
+    ``warm``: a ``graders.warm.WarmPool`` whose started train sandbox this grading takes.
+    """
     report = blank_report(challenge, dataset)
     report.reproducibility.update(_record(sandbox, challenge, dataset.tier, options, seed))
     report.flags += source_flags(submission)
@@ -224,7 +234,7 @@ def grade_once(
         )
         try:
             trained = _train(
-                challenge, dataset, submission, work, seed, options, sandbox, progress, cancel
+                challenge, dataset, submission, work, seed, options, sandbox, progress, cancel, warm
             )
             _note_phase(report, trained, "train")
             report.history = _readback(read_history, trained.out)
@@ -309,8 +319,11 @@ def grade(
     options: GradeOptions | None = None,
     progress: Progress | None = None,
     cancel=None,
+    warm=None,
 ) -> Report:
     """Grade ``submission``; with ``options.repeats`` > 1, train with several seeds.
+
+    ``warm``: a ``graders.warm.WarmPool``; each run takes one of its train sandboxes.
 
     The verdict of repeated runs uses the mean of each metric; the report lists every
     run and flags the result as borderline when a bar lies within one standard
@@ -324,7 +337,7 @@ def grade(
         if progress:
             progress({"event": "run", "run": i + 1, "runs": options.repeats, "seed": seed})
         report = grade_once(
-            challenge, dataset, submission, sandbox, seed, options, progress, cancel
+            challenge, dataset, submission, sandbox, seed, options, progress, cancel, warm
         )
         reports.append(report)
         if report.status == "failed":
@@ -343,6 +356,7 @@ def _with_runs(report: Report, reports: list[Report], started: float) -> Report:
             "passed": r.passed,
             "metrics": {m.name: m.value for m in r.test.metrics} if r.test else {},
             "value": r.test.value(r.primary_metric) if r.test else None,
+            "shadow_gap": r.shadow.get("gap"),
         }
         for r in reports
     ]
@@ -373,8 +387,8 @@ def _combine(
         spreads[metric] = statistics.stdev(values)
     report.verdict = verdict(challenge.spec, dataset.tier, means, _model_figures(reports))
     report.verdict.borderline = any(
-        means[c.metric] is not None and abs(means[c.metric] - c.bar) <= spreads.get(c.metric, 0)
-        for c in report.verdict.checks
+        means.get(c.metric) is not None and abs(means[c.metric] - c.bar) <= spreads.get(c.metric, 0)
+        for c in report.verdict.checks  # budget checks have no spread: never borderline
     )
     summary = ", ".join(f"{m} {means[m]:.4f} ± {spreads[m]:.4f}" for m in spreads)
     report.verdict.note = f"verdict on the mean of {len(reports)} runs: {summary}"

@@ -112,7 +112,9 @@ def render_text(report: Report) -> str:
         lines += ["", *_set_lines(score, report.class_names)]
     if report.runs:
         lines += ["", "runs:"] + [
-            f"  seed {r.get('seed')}: {_fmt(r.get('value'))}" for r in report.runs
+            f"  seed {r.get('seed')}: {_fmt(r.get('value'))}"
+            + ("" if r.get("shadow_gap") is None else f"  (shadow gap {r['shadow_gap']:+.4f})")
+            for r in report.runs
         ]
     if report.warnings:
         lines += ["", "warnings:", *(f"  - {w}" for w in report.warnings)]

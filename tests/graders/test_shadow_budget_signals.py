@@ -229,3 +229,41 @@ def test_report_says_public_labels_shows_the_shadow_and_flags_and_round_trips():
     assert Report.from_dict(report.to_dict()) == report
     report.test_labels = "private"
     assert "test labels: private" in render_text(report)
+
+
+def test_a_phase_without_candidate_code_gets_no_submission_file(tmp_path):
+    from graders.phases import input_dir
+
+    submission = tmp_path / "solution.py"
+    submission.write_text("LABELS = {}\n")
+    folder, path = input_dir(tmp_path, "predict", None)
+    assert path is None
+    assert sorted(p.name for p in folder.iterdir()) == ["harness.py"]
+    folder, path = input_dir(tmp_path, "train", submission)
+    assert path == "/job/solution.py" and (folder / "solution.py").exists()
+
+
+def test_the_job_tells_the_harness_who_predicts():
+    from graders.phases import job_spec
+
+    assert job_spec(LENET)["predict"] == "platform"
+
+
+def test_repeated_runs_keep_the_budget_checks_and_the_largest_model(tmp_path):
+    from types import SimpleNamespace
+
+    from graders.pipeline import _combine
+    from graders.report import MetricValue, SetScore
+
+    def run(accuracy: float, params: int) -> Report:
+        report = Report("lenet5-mnist", "T", "mnist", "sample", "graded")
+        report.test = SetScore("test", 10, [MetricValue("accuracy", "Accuracy", accuracy)])
+        report.reproducibility = {"param_count": params, "model_kb": 700}
+        return report
+
+    reports = [run(0.95, 61_706), run(0.97, 400_000)]
+    _combine(LENET, SimpleNamespace(tier="sample"), reports[0], reports)
+    checks = {c.metric: c for c in reports[0].verdict.checks}
+    assert checks["accuracy"].met and checks["model_kb"].met
+    assert checks["param_count"].value == 400_000 and not checks["param_count"].met
+    assert not reports[0].verdict.passed and not reports[0].verdict.borderline

@@ -39,6 +39,12 @@ def test_reference_lenet_passes_with_progress_and_record(grade_with):
     assert 0 < rec["train_code_seconds"] < rec["train_wall_seconds"]
     assert 0 < rec["predict_code_seconds"] < rec["predict_wall_seconds"]
     assert len(report.history["loss"]) >= 5
+    # Issue 12: within the model budget, and the shadow copy scores like the test set.
+    budget = {c.metric: c for c in report.verdict.checks if c.metric in ("param_count", "model_kb")}
+    assert budget["param_count"].value == 61_706 and budget["param_count"].margin > 0
+    assert budget["model_kb"].met
+    assert not report.shadow["flagged"], report.shadow
+    assert report.test_labels == "public" and report.flags == []
 
 
 def test_reference_sentiment_passes_on_sample_tier(grade_with):
@@ -48,6 +54,9 @@ def test_reference_sentiment_passes_on_sample_tier(grade_with):
     assert report.test.roc is not None and report.test.value("roc_auc") >= 0.75
     assert [s.name for s in report.extra] == ["ood"]
     assert report.extra[0].n == 8530
+    # It saves and loads with safe_mode: the platform predicted it, with no file of its own.
+    assert report.reproducibility["param_count"] == 176_705
+    assert not report.shadow["flagged"], report.shadow
 
 
 # -- backend-independent behaviour (harness, pipeline): graded in one backend ------------------
@@ -71,6 +80,7 @@ def test_undertrained_example_misses_the_bar(grade_once):
     assert report.status == "graded", report.error
     assert not report.passed
     assert report.verdict.checks[0].margin < 0
+    assert not report.shadow["flagged"], report.shadow
 
 
 @pytest.mark.parametrize(

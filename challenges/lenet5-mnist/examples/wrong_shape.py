@@ -1,9 +1,9 @@
 """Known-bad example: a fully convolutional head that keeps one prediction per position.
 
-The last convolution gives 10 class scores at each of the 4x4 positions of the last
-feature map, and train() copies each image's label onto all 16 positions, as a
+The last convolution gives 10 class scores at each of the 5x5 positions of the last
+feature map, and train() copies each image's label onto all 25 positions, as a
 segmentation model would be trained. It trains, but the platform's model.predict(x)
-returns shape (n, 4, 4, 10) instead of (n, 10) probabilities. Expected: invalid_predictions.
+returns shape (n, 5, 5, 10) instead of (n, 10) probabilities. Expected: invalid_predictions.
 """
 
 import keras
@@ -28,6 +28,6 @@ def build_model():
 
 
 def train(model, x_train, y_train):
-    y_positions = np.broadcast_to(y_train[:, None, None], (len(y_train), 4, 4))
+    y_positions = np.broadcast_to(y_train[:, None, None], (len(y_train), 5, 5))
     model.fit(x_train, y_positions, epochs=2, batch_size=128, verbose=2)
     return model
