@@ -62,9 +62,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(recruiter.bp, url_prefix="/recruiter")
     app.register_blueprint(candidate.bp, url_prefix="/c")
 
-    from server import audit, review
+    from server import api, audit, review
 
     app.register_blueprint(review.bp, url_prefix="/review")
+    app.register_blueprint(api.bp, url_prefix="/api/v1")
     audit.connect_logins(app)
 
 
@@ -74,6 +75,13 @@ def _register_basics(app: Flask) -> None:
     from server.security import add_security_headers
 
     app.after_request(add_security_headers)
+
+    @app.template_filter("number")
+    def number(value) -> str:
+        """A metric for display: whole numbers without decimals, others to four places."""
+        if value is None:
+            return "—"
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:.4f}"
 
     @app.context_processor
     def language():

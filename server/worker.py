@@ -118,8 +118,11 @@ class Worker:
         settings: QueueSettings,
         sandbox="auto",
         on_finished: Callable[[int], None] | None = None,
+        warm=None,
     ):
         self.factory, self.huey, self.settings, self.sandbox = factory, huey, settings, sandbox
+        #: A ``graders.warm.WarmPool``: train sandboxes started ahead, one per grading thread.
+        self.warm = warm
         #: Called with the grading id once a grading is stored graded or failed (mail).
         self.on_finished = on_finished
         self.stopping = threading.Event()
@@ -168,6 +171,7 @@ class Worker:
             options=grade_options(claim.options),
             progress=recorder,
             cancel=cancel,
+            warm=self.warm,
         )
         recorder.close()
         if recorder.lost:
@@ -312,6 +316,8 @@ def serve(worker: Worker) -> None:
         consumer.run()
     finally:
         worker.stopping.set()
+        if worker.warm is not None:
+            worker.warm.close()
         left = worker.hand_back_all("the worker stopped before the grading ended")
         if left:
             from sandbox.lifecycle import cleanup_all
@@ -365,7 +371,22 @@ def main(*, threads: int | None = None, sandbox: str | None = None) -> None:
         config.QUEUE_URL or "sqlite",
     )
     mail = _result_mail(factory, config)
-    serve(Worker(factory, huey, settings, _sandbox(settings.sandbox), on_finished=mail))
+    from server import webhooks
+
+    webhooks.register_task(huey)
+    webhooks.use_sessions(factory)
+    hook = webhooks.graded_hook(factory)
+
+    def finished(grading_id: int) -> None:
+        for step in (mail, hook):  # a mail that fails must not stop the webhook, nor back
+            try:
+                step(grading_id)
+            except Exception:
+                log.exception("grading %s: after-grading step failed", grading_id)
+
+    chosen = _sandbox(settings.sandbox)
+    warm = _warm_pool(chosen, settings.threads)
+    serve(Worker(factory, huey, settings, chosen, on_finished=finished, warm=warm))
 
 
 def _result_mail(factory, config) -> Callable[[int], None]:
@@ -382,6 +403,17 @@ def _result_mail(factory, config) -> Callable[[int], None]:
                 session.commit()
 
     return send
+
+
+def _warm_pool(sandbox, threads: int):
+    """One warm train sandbox per grading thread (issue 14); none with ``ASSAY_WARM=0`` or
+    while no backend runs."""
+    from graders.warm import WarmPool, default_shape
+
+    if isinstance(sandbox, str) or os.environ.get("ASSAY_WARM", "1") == "0":
+        return None
+    log.info("keeping %d warm train sandbox(es)", threads)
+    return WarmPool(sandbox, default_shape(), size=threads)
 
 
 def _sandbox(name: str):

@@ -1,6 +1,7 @@
 """Every model, imported here so that ``Base.metadata`` knows all tables (Alembic, tests)."""
 
 from server.models.accounts import ADMIN, RECRUITER, REVIEWER, ROLES, User
+from server.models.api import ApiToken, Webhook, WebhookDelivery
 from server.models.assessments import Assessment, AssessmentChallenge
 from server.models.base import Base, utcnow
 from server.models.grading import GRADING_STATES, Grading, ProgressEvent, Submission
@@ -24,6 +25,7 @@ __all__ = [
     "ROLES",
     "Assessment",
     "AssessmentChallenge",
+    "ApiToken",
     "AuditEvent",
     "Base",
     "Decision",
@@ -37,5 +39,7 @@ __all__ = [
     "TheoryAnswer",
     "TheoryReview",
     "User",
+    "Webhook",
+    "WebhookDelivery",
     "utcnow",
 ]

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from graders.challenges import get_challenge
 from graders.theory import TheoryScore, load_bank, score_answer
-from server import audit, invitations
+from server import audit, invitations, webhooks
 from server.models import (
     ADMIN,
     DECISIONS,
@@ -516,6 +516,18 @@ def decide(
         assessment_id=invitation.assessment_id,
         invitation_id=invitation.id,
         decision=decision,
+    )
+    session.flush()
+    webhooks.emit(
+        session,
+        "decision.made",
+        invitation.assessment.owner_id,
+        {
+            "assessment_id": invitation.assessment_id,
+            "invitation_id": invitation.id,
+            "decision": decision,
+            "decided_at": row.decided_at.isoformat() + "Z",
+        },
     )
     return row
 

@@ -89,6 +89,11 @@ def _submission(db, invitation, report: Report | None, status: str, source: str 
 
 @pytest.fixture
 def world(db, make_user, make_assessment, make_invitation):
+    return build_world(db, make_user, make_assessment, make_invitation)
+
+
+def build_world(db, make_user, make_assessment, make_invitation) -> dict:
+    """Two teams; in one, Alice graded (passed), Bob failed to run, Carol not started."""
     owner = make_user(role="recruiter", name="Owner Person")
     people = {
         "owner": owner,
@@ -165,6 +170,13 @@ REVIEW_ROUTES = {
     "review.report_json": ("GET", "/review/submissions/{sub}/report.json", None, False),
     "review.regrade": ("POST", "/review/submissions/{sub}/regrade", {}, False),
     "review.explanations": ("GET", "/review/theory", None, False),
+    "review.tokens": ("GET", "/review/tokens", None, False),
+    "review.webhooks": ("GET", "/review/webhooks", None, True),
+}
+#: Routes on a person's own token or webhook: only that person gets through.
+OWN_ROUTES = {
+    "review.revoke_token": "/review/tokens/{token}/revoke",
+    "review.delete_webhook": "/review/webhooks/{webhook}/delete",
 }
 VISITORS = [
     "anonymous",
@@ -179,7 +191,33 @@ VISITORS = [
 
 def test_every_review_route_is_in_the_table(app):
     endpoints = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint.startswith("review.")}
-    assert endpoints == set(REVIEW_ROUTES)
+    assert endpoints == set(REVIEW_ROUTES) | set(OWN_ROUTES)
+
+
+@pytest.mark.parametrize("who", VISITORS)
+@pytest.mark.parametrize("endpoint", sorted(OWN_ROUTES))
+def test_own_token_and_webhook_routes(app, db, world, login, who, endpoint):
+    from server import webhooks
+    from server.api import tokens
+
+    owner = world["people"]["owner"]
+    token, _ = tokens.create(db, owner, "ats", "read")
+    hook = webhooks.register(db, owner.id, "http://127.0.0.1:9/", ["decision.made"])
+    db.commit()
+    client = app.test_client()
+    if who == "candidate_link":
+        client.get(f"/c/{world['token']}")
+    elif who != "anonymous":
+        login(client, world["people"][who])
+    response = client.post(OWN_ROUTES[endpoint].format(token=token.id, webhook=hook.id))
+    if who in ("anonymous", "candidate_link"):
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+    elif who == "owner":
+        assert response.status_code == 302
+    elif endpoint == "review.delete_webhook" and who in ("reviewer", "other_reviewer"):
+        assert response.status_code == 403
+    else:
+        assert response.status_code == 404
 
 
 @pytest.mark.parametrize("who", VISITORS)
@@ -200,7 +238,7 @@ def test_review_routes_by_role(app, world, login, who, endpoint):
     elif who in ("other_recruiter", "other_reviewer") and specific:
         assert response.status_code == 404
         assert ALICE not in body and "Alice" not in body
-    elif who == "reviewer" and manage:
+    elif who in ("reviewer", "other_reviewer") and manage:
         assert response.status_code == 403
     else:
         assert response.status_code in (200, 302), body[:300]
