@@ -178,6 +178,17 @@ def save_answer(
 # -- the status page ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Check:
+    """One bar of the verdict: a metric, the candidate's value, the bar, and which way is up."""
+
+    label: str
+    value: float | None
+    bar: float | None
+    met: bool
+    higher_is_better: bool = True
+
+
 @dataclass
 class Progress:
     """What the status page shows for one submission, read from Grading and ProgressEvent rows."""
@@ -240,6 +251,10 @@ def _apply_event(result: Progress, kind: str, data: dict) -> None:
         result.phase, result.predicted = "predict", _int(data.get("n"))
 
 
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def _int(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -253,7 +268,13 @@ def _apply_report(result: Progress, report: dict) -> None:
     ]
     verdict = report.get("verdict") if isinstance(report.get("verdict"), dict) else {}
     result.checks = [
-        (str(c.get("label") or c.get("metric")), c.get("value"), c.get("bar"), bool(c.get("met")))
+        Check(
+            label=str(c.get("label") or c.get("metric")),
+            value=_number(c.get("value")),
+            bar=_number(c.get("bar")),
+            met=bool(c.get("met")),
+            higher_is_better=c.get("higher_is_better") is not False,
+        )
         for c in verdict.get("checks") or []
         if isinstance(c, dict)
     ]

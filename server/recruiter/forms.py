@@ -23,7 +23,9 @@ class MultiCheckbox(SelectMultipleField):
 
 class AssessmentForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
-    challenges = MultiCheckbox(_l("Challenges"), validators=[DataRequired()])
+    # No DataRequired: it would mark every checkbox "required" in the page (then all must be
+    # ticked); the service refuses an assessment without a challenge.
+    challenges = MultiCheckbox(_l("Challenges"))
     theory = MultiCheckbox(_l("Theory questions"))
     time_limit_minutes = IntegerField(
         _l("Time limit (minutes)"), default=120, validators=[NumberRange(1, 10080)]

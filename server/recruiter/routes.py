@@ -9,6 +9,7 @@ from graders.challenges import all_challenges
 from graders.theory import load_bank
 from server import assessments, invitations
 from server.extensions import db
+from server.forms import flash_errors
 from server.mail import backend, invitation_mail
 from server.models import Invitation
 from server.recruiter import bp
@@ -94,6 +95,8 @@ def new_assessment():
             db().commit()
             flash(_("Assessment created."), "ok")
             return redirect(url_for("recruiter.assessment", assessment_id=assessment.id))
+    else:
+        flash_errors(form)
     return render_template("recruiter/new_assessment.html", form=form, challenges=all_challenges())
 
 
