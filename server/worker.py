@@ -375,6 +375,9 @@ def main(*, threads: int | None = None, sandbox: str | None = None) -> None:
 
     webhooks.register_task(huey)
     webhooks.use_sessions(factory)
+    from server import retention
+
+    retention.start_thread(factory)  # candidates' data past their assessment's retention period
     hook = webhooks.graded_hook(factory)
 
     def finished(grading_id: int) -> None:

@@ -110,3 +110,15 @@ class AuditEvent(Base):
 @sa.event.listens_for(AuditEvent, "before_delete")
 def _append_only(_mapper, _connection, target: AuditEvent) -> None:
     raise PermissionError(f"audit event {target.id} is append-only")
+
+
+class RetentionPolicy(Base):
+    """Delete a candidate's data this many days after their invitation was created."""
+
+    __tablename__ = "retention_policies"
+
+    assessment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("assessments.id", ondelete="CASCADE"), primary_key=True
+    )
+    days: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -86,7 +86,14 @@ def candidates(assessment_id: int):
         decision_labels=DECISION_LABELS,
         manage=svc.can_manage(current_user, assessment),
         reviewers=[a.user for a in _assignments(assessment.id)],
+        retention_days=_retention_days(assessment.id),
     )
+
+
+def _retention_days(assessment_id: int) -> int | None:
+    from server import retention
+
+    return retention.policy_days(db(), assessment_id)
 
 
 def _assignments(assessment_id: int):
@@ -190,6 +197,7 @@ def candidate(invitation_id: int):
         decision_choices=DECISIONS,
         lang=lang,
         title_of=svc.challenge_title,
+        manage=svc.can_manage(current_user, invitation.assessment),
     )
 
 
@@ -390,3 +398,40 @@ def delete_webhook(webhook_id: int):
     hook.active = False  # kept: its deliveries' log stays readable
     db().commit()
     return redirect(url_for("review.webhooks"))
+
+
+# -- retention ---------------------------------------------------------------------------------
+
+
+@bp.post("/candidates/<int:invitation_id>/delete")
+@role_required(*STAFF)
+def delete_candidate(invitation_id: int):
+    from server import retention
+
+    invitation = _invitation_or_404(invitation_id)
+    if not svc.can_manage(current_user, invitation.assessment):
+        abort(403)
+    assessment_id = invitation.assessment_id
+    if request.form.get("confirm") != "delete":
+        flash(_('Type "delete" to confirm.'), "error")
+        return redirect(url_for("review.candidate", invitation_id=invitation.id))
+    retention.delete_candidate(db(), invitation, actor_id=current_user.id, reason="on request")
+    db().commit()
+    flash(_("The candidate's data was deleted."), "ok")
+    return redirect(url_for("review.candidates", assessment_id=assessment_id))
+
+
+@bp.post("/assessments/<int:assessment_id>/retention")
+@role_required(*STAFF)
+def set_retention(assessment_id: int):
+    from server import retention
+
+    assessment = _assessment_or_404(assessment_id, manage=True)
+    raw = request.form.get("days", "").strip()
+    try:
+        retention.set_policy(db(), assessment.id, int(raw) if raw else None)
+        db().commit()
+        flash(_("Retention period saved."), "ok")
+    except ValueError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("review.candidates", assessment_id=assessment.id))

@@ -172,6 +172,18 @@ REVIEW_ROUTES = {
     "review.explanations": ("GET", "/review/theory", None, False),
     "review.tokens": ("GET", "/review/tokens", None, False),
     "review.webhooks": ("GET", "/review/webhooks", None, True),
+    "review.set_retention": (
+        "POST",
+        "/review/assessments/{assessment}/retention",
+        {"days": "365"},
+        True,
+    ),
+    "review.delete_candidate": (
+        "POST",
+        "/review/candidates/{bob}/delete",
+        {"confirm": "delete"},
+        True,
+    ),
 }
 #: Routes on a person's own token or webhook: only that person gets through.
 OWN_ROUTES = {
