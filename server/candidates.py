@@ -74,6 +74,18 @@ def attempts_used(invitation: Invitation, slug: str) -> int:
     )
 
 
+def _counted_attempts(session: Session, invitation_id: int, slug: str) -> int:
+    return session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Submission)
+        .where(
+            Submission.invitation_id == invitation_id,
+            Submission.challenge_slug == slug,
+            Submission.counts_as_attempt.is_(True),
+        )
+    )
+
+
 def strip_notebook_authors(data: bytes) -> bytes:
     """The notebook without the metadata that names its author (top level and per cell)."""
     notebook = nbformat.reads(data.decode("utf-8"), as_version=nbformat.NO_CONVERT)
@@ -124,6 +136,9 @@ def submit_code(
     )
     invitation.submissions.append(submission)
     session.flush()
+    # Two uploads at once both passed the check above; count again now that ours is written.
+    if _counted_attempts(session, invitation.id, slug) > assessment.attempt_limit:
+        raise CandidateError("no_attempts", "You have used every attempt for this challenge.")
     from server.grading import enqueue_submission
 
     enqueue_submission(session, submission, grading_options(assessment, slug))

@@ -187,7 +187,7 @@ def test_the_story_in_a_browser(live, tmp_path):
         shot(candidate, "candidate-statement")
         candidate.click("text=Back to the assessment")
         candidate.fill("textarea[name=text]", "Resample the minority class and weight the loss.")
-        expect(candidate.locator(".saved")).to_contain_text("Draft saved", timeout=10_000)
+        expect(candidate.locator(".saved")).to_contain_text("Draft saved", timeout=20_000)
         candidate.set_input_files("input[type=file]", str(REFERENCE))
         shot(candidate, "candidate-work")
         candidate.click("text=Upload and grade")

@@ -339,3 +339,25 @@ def test_theory_draft_saved_by_htmx_then_submitted(client, db, make_invitation):
         client.post(f"/c/{token}/theory/not-in-this-assessment", data={"text": "x"}).status_code
         == 409
     )
+
+
+def test_two_uploads_at_once_cannot_pass_the_attempt_limit(app, make_assessment, make_invitation):
+    assessment = make_assessment(attempt_limit=1)
+    invitation, _ = make_invitation(assessment=assessment, opened_at=utcnow())
+    factory = app.extensions["assay.sessions"]
+    first, second = factory(), factory()
+    mine, theirs = (
+        first.get(type(invitation), invitation.id),
+        second.get(type(invitation), invitation.id),
+    )
+    # Both sessions load the invitation (no attempts used) before either writes.
+    assert candidates.attempts_used(mine, "lenet5-mnist") == 0
+    assert candidates.attempts_used(theirs, "lenet5-mnist") == 0
+    candidates.submit_code(first, mine, "lenet5-mnist", "a.py", REFERENCE)
+    first.commit()
+    with pytest.raises(CandidateError) as caught:
+        candidates.submit_code(second, theirs, "lenet5-mnist", "a.py", REFERENCE)
+    assert caught.value.code == "no_attempts"
+    second.rollback()
+    first.close()
+    second.close()
