@@ -207,22 +207,31 @@ def _wait(what, seconds: float, proc: subprocess.Popen | None = None, log: Path 
     pytest.fail(f"waited {seconds:g} s in vain\n{tail}")
 
 
-def _sandboxes_of(pid: int) -> list[str]:
-    """Containers, cgroups and work folders that a grader process ``pid`` made and left."""
-    from sandbox.lifecycle import OWNER_LABEL
+def _sandboxes_of(owner) -> list[str]:
+    """Containers, cgroups and work folders that the grader process ``owner`` made and left."""
+    from sandbox.lifecycle import CGROUP_NAME, FOLDER_NAME, OWNER_LABEL
     from sandbox.reaper import find_cgroups, find_folders
 
-    found = [str(p) for p in find_folders() + find_cgroups() if f"-{pid}-" in p.name]
+    found = [str(p) for p in find_folders() if FOLDER_NAME.match(p.name)["tag"] == owner.tag]
+    found += [str(p) for p in find_cgroups() if CGROUP_NAME.match(p.name)["tag"] == owner.tag]
     try:
         import docker
 
         client = docker.from_env(timeout=10)
         for container in client.containers.list(all=True, filters={"label": OWNER_LABEL}):
-            if container.labels[OWNER_LABEL].split("/")[-2] == str(pid):
+            if container.labels[OWNER_LABEL] == owner.id:
                 found.append(container.name)
     except Exception:  # no engine: bubblewrap sandboxes leave cgroups and folders only
         pass
     return found
+
+
+def _owner(proc: subprocess.Popen):
+    from sandbox.lifecycle import Owner
+
+    owner = Owner.of_pid(proc.pid)
+    assert owner is not None, "the worker is not running"
+    return owner
 
 
 def test_the_worker_process_grades_from_the_queue_and_stops_on_sigterm(
@@ -248,10 +257,11 @@ def test_sigterm_hands_a_running_grading_back_and_removes_its_sandbox(
     _need_sandbox(skip_or_fail)
     invitation, _ = make_invitation()
     gid = _submit(factory, invitation.id, SLEEPER, {"train_limit": 50, "test_limit": 50})
-    proc = _start_worker(tmp_path, "worker")
+    proc = _start_worker(tmp_path, "worker", ASSAY_SHUTDOWN_SECONDS="10")
     log = tmp_path / "worker.log"
-    _wait(lambda: _sandboxes_of(proc.pid), 90, proc, log)
-    assert _row(factory, gid).status == "running"
+    owner = _owner(proc)
+    _wait(lambda: _row(factory, gid).status == "running", 60, proc, log)
+    _wait(lambda: _sandboxes_of(owner), 90, proc, log)
     time.sleep(2)  # inside the sandbox now: the candidate's module sleeps
     stopped = time.monotonic()
     proc.send_signal(signal.SIGTERM)
@@ -259,12 +269,13 @@ def test_sigterm_hands_a_running_grading_back_and_removes_its_sandbox(
     took = time.monotonic() - stopped
     row = _row(factory, gid)
     assert code == 0, log.read_text(errors="replace")[-3000:]
-    assert took < 15, f"the worker took {took:.1f} s to stop"
+    # Cancelling removes the sandbox at once; past 10 s the worker hands back and exits anyway.
+    assert took < 20, f"the worker took {took:.1f} s to stop"
     assert (row.status, row.tries, row.lease_owner) == ("queued", 0, None)
     assert "the worker was stopped" in row.platform_note
     assert gid in pending_ids(get_huey())  # sent again for the next worker
     assert _attempts(factory, invitation.id) == 1  # the one upload; no attempt used up
-    _wait(lambda: not _sandboxes_of(proc.pid), 10)
+    _wait(lambda: not _sandboxes_of(owner), 10)
 
 
 @pytest.mark.slow
@@ -281,6 +292,7 @@ def test_a_worker_killed_mid_training_loses_nothing_and_costs_no_attempt(
     )
     assert _attempts(factory, invitation.id) == 1
     first = _start_worker(tmp_path, "first")
+    first_owner = _owner(first)
     _wait(
         lambda: any(kind == "epoch" for kind, _ in _events(factory, gid)),
         180,
@@ -297,7 +309,7 @@ def test_a_worker_killed_mid_training_loses_nothing_and_costs_no_attempt(
     try:
         _wait(lambda: _row(factory, gid).tries == 2, 60, second, log)
         assert time.monotonic() - killed_at > 5  # it waited for the lease to expire
-        _wait(lambda: _row(factory, gid).status in ("graded", "failed"), 240, second, log)
+        _wait(lambda: _row(factory, gid).status in ("graded", "failed"), 420, second, log)
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(30)
@@ -313,4 +325,4 @@ def test_a_worker_killed_mid_training_loses_nothing_and_costs_no_attempt(
             sa.select(Grading.id).where(Grading.status.in_(("queued", "running")))
         ).all()
     assert stuck == []
-    _wait(lambda: not _sandboxes_of(first.pid), 30)  # its janitor or the reaper cleaned up
+    _wait(lambda: not _sandboxes_of(first_owner), 30)  # its janitor or the reaper cleaned up
