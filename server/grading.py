@@ -52,6 +52,7 @@ from server.models.grading import (
     ProgressEvent,
     Submission,
 )
+from server.queue import QueueSettings, enqueue_grading, get_huey
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,6 @@ def enqueue_submission(
     ``options`` are ``graders.pipeline.GradeOptions`` fields (tier, slices, ...) as plain
     values; they are stored with the grading, so a retry grades exactly the same way.
     """
-    from server.queue import QueueSettings
-
     grading = Grading(
         submission=submission,
         status=QUEUED,
@@ -99,8 +98,6 @@ def regrade(session: Session, submission: Submission) -> Grading:
     busy = sa.exists().where(
         Grading.submission_id == submission.id, Grading.status.in_((QUEUED, RUNNING))
     )
-    from server.queue import QueueSettings
-
     row = sa.select(
         sa.literal(submission.id),
         sa.literal(QUEUED),
@@ -144,8 +141,6 @@ def enqueue_after_commit(session: Session, grading_id: int) -> None:
 
 
 def _send_pending(session: Session) -> None:
-    from server.queue import enqueue_grading, get_huey
-
     ids, session.info[_PENDING] = session.info.get(_PENDING, []), []
     if not ids:
         return
