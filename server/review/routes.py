@@ -13,7 +13,7 @@ from graders.theory import load_bank
 from server import audit, exports
 from server.explain import explain_report
 from server.extensions import db
-from server.models import DECISIONS, Grading, Submission, User
+from server.models import DECISIONS, Grading, Invitation, Submission, User
 from server.review import bp, render
 from server.review import service as svc
 from server.security import role_required
@@ -278,6 +278,20 @@ def report(submission_id: int):
         render.notebook_cells(submission.source) if submission.filename.endswith(".ipynb") else None
     )
     logs = {name: render.log_tail(text) for name, text in (data.get("logs") or {}).items()}
+    matches, pool = svc.similar(session, submission)
+    numbers = svc.candidate_numbers(session, invitation.assessment_id)
+    similar = [
+        (
+            m,
+            svc.identity(
+                session,
+                current_user,
+                session.get(Invitation, pool[m.b].invitation_id),
+                numbers.get(pool[m.b].invitation_id),
+            ),
+        )
+        for m in matches
+    ]
     return render_template(
         "review/report.html",
         submission=submission,
@@ -291,6 +305,7 @@ def report(submission_id: int):
         code=None if cells is not None else render.code_html(render.source_text(submission.source)),
         logs=logs,
         title_of=svc.challenge_title,
+        similar=similar,
     )
 
 
@@ -435,3 +450,34 @@ def set_retention(assessment_id: int):
     except ValueError as exc:
         flash(str(exc), "error")
     return redirect(url_for("review.candidates", assessment_id=assessment.id))
+
+
+@bp.get("/submissions/<int:submission_id>/similar/<int:other_id>")
+@role_required(*STAFF)
+def similarity_view(submission_id: int, other_id: int):
+    from server import similarity
+
+    submission = _submission_or_404(submission_id)
+    other = _submission_or_404(other_id)
+    session = db()
+    if other.id not in svc.comparable(session, submission) or other.id == submission.id:
+        abort(404)
+    codes = {s.id: similarity.code_of(s.filename, s.source) for s in (submission, other)}
+    found = similarity.matches_for(submission.challenge_slug, submission.id, codes, threshold=0)
+    match = found[0] if found else None
+    sides = []
+    for sub, slices in (
+        (submission, match.slices_a if match else ()),
+        (other, match.slices_b if match else ()),
+    ):
+        invitation = svc.invitation_for(session, current_user, sub.invitation_id)
+        sides.append(
+            {
+                "submission": sub,
+                "who": svc.identity(session, current_user, invitation),
+                "pieces": similarity.segments(codes[sub.id], slices),
+            }
+        )
+    return render_template(
+        "review/similarity.html", match=match, sides=sides, title_of=svc.challenge_title
+    )

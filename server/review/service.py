@@ -566,3 +566,35 @@ def challenge_title(slug: str) -> str:
         return get_challenge(slug).spec.title
     except Exception:  # a challenge removed since: show its slug
         return slug
+
+
+# -- similarity --------------------------------------------------------------------------------
+
+
+def comparable(session: Session, submission: Submission) -> dict[int, Submission]:
+    """The latest submission of each candidate of the same assessment to the same challenge
+    (this one for its own candidate), by id."""
+    invitation = session.get(Invitation, submission.invitation_id)
+    rows = session.scalars(
+        sa.select(Submission)
+        .join(Invitation, Invitation.id == Submission.invitation_id)
+        .where(
+            Invitation.assessment_id == invitation.assessment_id,
+            Submission.challenge_slug == submission.challenge_slug,
+        )
+        .order_by(Submission.id)
+    )
+    latest: dict[int, Submission] = {}
+    for row in rows:
+        latest[row.invitation_id] = row
+    latest[submission.invitation_id] = submission
+    return {row.id: row for row in latest.values()}
+
+
+def similar(session: Session, submission: Submission):
+    """Flagged pairs of ``submission`` with other candidates' (similarity.Match list)."""
+    from server import similarity
+
+    pool = comparable(session, submission)
+    codes = {sid: similarity.code_of(s.filename, s.source) for sid, s in pool.items()}
+    return similarity.matches_for(submission.challenge_slug, submission.id, codes), pool

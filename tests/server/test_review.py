@@ -169,6 +169,12 @@ REVIEW_ROUTES = {
     "review.report": ("GET", "/review/submissions/{sub}", None, False),
     "review.report_json": ("GET", "/review/submissions/{sub}/report.json", None, False),
     "review.regrade": ("POST", "/review/submissions/{sub}/regrade", {}, False),
+    "review.similarity_view": (
+        "GET",
+        "/review/submissions/{sub}/similar/{bob_sub}",
+        None,
+        False,
+    ),
     "review.explanations": ("GET", "/review/theory", None, False),
     "review.tokens": ("GET", "/review/tokens", None, False),
     "review.webhooks": ("GET", "/review/webhooks", None, True),

@@ -1,0 +1,137 @@
+"""Submissions to the same challenge compared with each other (copydetect's winnowing).
+
+Each candidate's latest submission to a challenge is fingerprinted with copydetect, the
+challenge's starter file given as boilerplate: code every candidate was handed is never
+evidence of copying. A pair whose overlap is at least :data:`THRESHOLD` of either file is
+flagged on both reports, with a side-by-side view of the shared passages. A flag is for a
+reviewer to read, never a verdict: nothing is rejected automatically.
+
+Only submissions of the same assessment are compared: a reviewer must never see the code of
+another team's candidate.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+
+import nbformat
+from copydetect import CodeFingerprint, compare_files
+
+from graders.challenges import get_challenge
+
+#: copydetect's defaults: noise threshold 25 tokens, guarantee threshold 30.
+K, WINDOW = 25, 6
+#: Share of a file found in the other that flags the pair.
+THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Match:
+    """Two submissions that share code; ``share_a`` of a's tokens are found in b, and so on."""
+
+    a: int
+    b: int
+    share_a: float
+    share_b: float
+    slices_a: tuple[tuple[int, int], ...]
+    slices_b: tuple[tuple[int, int], ...]
+
+    @property
+    def share(self) -> float:
+        return max(self.share_a, self.share_b)
+
+
+def code_of(filename: str, source: bytes) -> str:
+    """The Python a submission runs: a notebook's code cells, or the file itself."""
+    text = source.decode("utf-8", errors="replace")
+    if filename.endswith(".ipynb"):
+        try:
+            notebook = nbformat.reads(text, as_version=4)
+        except Exception:  # unreadable notebooks failed grading; compare the raw text
+            return text
+        return "\n\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    return text
+
+
+@lru_cache(maxsize=16)
+def _boilerplate(slug: str) -> tuple:
+    try:
+        challenge = get_challenge(slug)
+        starter = challenge.path(challenge.spec.starter).read_text(encoding="utf-8")
+    except Exception:  # no starter: nothing is boilerplate
+        return ()
+    return tuple(_fingerprint(starter, ()).hashes)
+
+
+@lru_cache(maxsize=4096)
+def _cached(code: str, slug: str) -> CodeFingerprint:
+    return _fingerprint(code, _boilerplate(slug))
+
+
+def _fingerprint(code: str, boilerplate) -> CodeFingerprint:
+    return CodeFingerprint(
+        "solution.py", K, WINDOW, boilerplate=list(boilerplate), language="py", fp=io.StringIO(code)
+    )
+
+
+def compare(slug: str, codes: dict[int, str], threshold: float = THRESHOLD) -> list[Match]:
+    """Every pair of ``codes`` (submission id -> code) over ``threshold``, biggest first."""
+    prints = {sid: _cached(code, slug) for sid, code in codes.items()}
+    ids = sorted(prints)
+    matches = []
+    for i, a in enumerate(ids):
+        for b in ids[i + 1 :]:
+            _tokens, (share_a, share_b), (slices_a, slices_b) = compare_files(prints[a], prints[b])
+            if max(share_a, share_b) >= threshold:
+                matches.append(
+                    Match(a, b, float(share_a), float(share_b), _pairs(slices_a), _pairs(slices_b))
+                )
+    return sorted(matches, key=lambda m: -m.share)
+
+
+def matches_for(
+    slug: str, target: int, codes: dict[int, str], threshold: float = THRESHOLD
+) -> list[Match]:
+    """The pairs of ``target`` with each other submission in ``codes`` over ``threshold``."""
+    mine = _cached(codes[target], slug)
+    matches = []
+    for other, code in codes.items():
+        if other == target:
+            continue
+        _tokens, (share_a, share_b), (slices_a, slices_b) = compare_files(mine, _cached(code, slug))
+        if max(share_a, share_b) >= threshold:
+            matches.append(
+                Match(
+                    target,
+                    other,
+                    float(share_a),
+                    float(share_b),
+                    _pairs(slices_a),
+                    _pairs(slices_b),
+                )
+            )
+    return sorted(matches, key=lambda m: -m.share)
+
+
+def _pairs(slices) -> tuple[tuple[int, int], ...]:
+    if len(slices) != 2 or len(slices[0]) == 0:
+        return ()
+    return tuple((int(s), int(e)) for s, e in zip(slices[0], slices[1], strict=True))
+
+
+def segments(code: str, slices: tuple[tuple[int, int], ...]) -> list[tuple[str, bool]]:
+    """``code`` cut into (text, shared) pieces for the side-by-side view."""
+    pieces, at = [], 0
+    for start, end in sorted(slices):
+        start, end = max(start, at), min(end, len(code))
+        if start >= end:
+            continue
+        if start > at:
+            pieces.append((code[at:start], False))
+        pieces.append((code[start:end], True))
+        at = end
+    if at < len(code):
+        pieces.append((code[at:], False))
+    return pieces
