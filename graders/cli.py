@@ -227,7 +227,7 @@ class ProgressPrinter:
 
 
 def grade_path(
-    path: Path, slug: str, sandbox: str, options, image: str | None = None, progress=None
+    path: Path, slug: str, sandbox, options, image: str | None = None, progress=None, warm=None
 ):
     """Grade the file at ``path`` through the grading service (a report, never an exception)."""
     from graders.service import grade_submission
@@ -240,7 +240,24 @@ def grade_path(
         options=options,
         progress=progress,
         image=image,
+        warm=warm,
     )
+
+
+def warm_pool(slug: str, sandbox: str, options, image: str | None):
+    """A one-slot warm pool for ``assay grade --warm`` (None when no backend runs: the
+    grading then reports it); with ``--repeats`` every run after the first starts warm."""
+    from graders.challenges import get_challenge
+    from graders.errors import AssayError
+    from graders.warm import WarmPool, shape_for
+    from sandbox.errors import SandboxUnavailable
+    from sandbox.registry import pick_sandbox
+
+    try:
+        backend = pick_sandbox(sandbox, image)
+        return backend, WarmPool(backend, shape_for(get_challenge(slug), options.tier, options))
+    except (SandboxUnavailable, AssayError):
+        return sandbox, None
 
 
 @main.command("grade")
@@ -273,6 +290,12 @@ def grade_path(
 @click.option("--train-seconds", type=click.IntRange(1), default=None, hidden=True)
 @click.option("--image", default=None, help="Grader image for the docker sandbox.")
 @click.option(
+    "--warm",
+    is_flag=True,
+    help="Train in a sandbox started ahead (imports done), as the worker does; each run of "
+    "--repeats takes a fresh one.",
+)
+@click.option(
     "--json",
     "json_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -289,6 +312,7 @@ def grade_command(
     test_limit,
     train_seconds,
     image,
+    warm,
     json_path,
 ) -> None:
     """Grade a solution (.py or .ipynb) in a sandbox: train, predict on hidden test inputs, score.
@@ -308,7 +332,14 @@ def grade_command(
         test_limit=test_limit,
         train_seconds=train_seconds,
     )
-    report = grade_path(path, slug, sandbox, options, image, ProgressPrinter())
+    pool = None
+    if warm:
+        sandbox, pool = warm_pool(slug, sandbox, options, image)
+    try:
+        report = grade_path(path, slug, sandbox, options, image, ProgressPrinter(), pool)
+    finally:
+        if pool is not None:
+            pool.close()
     emit_report(report, json_path)
     sys.exit(exit_code(report))
 

@@ -48,6 +48,7 @@ class PhaseRun:
     result: dict
     run: RunResult
     out: Path
+    warm: bool = False  # ran in a sandbox started before its grading (graders/warm.py)
 
 
 # -- input folders -----------------------------------------------------------------------------
@@ -267,7 +268,10 @@ class EarlyPhase:
         self.kill = threading.Event()
         outer = replace(limits, wall_seconds=limits.wall_seconds + wait_seconds)
         self.job = phase_job(phase, folder, work, outer, extra_env, self.kill)
-        self.channel = ProgressChannel(folder, phase, progress)
+        # Events go through _deliver: a sandbox started warm learns its grading's callback
+        # only at the hand-over, and the host learns whether the harness took the job.
+        self.started = threading.Event()
+        self.channel = ProgressChannel(folder, phase, self._deliver)
         self._run: RunResult | None = None
         self._error: BaseException | None = None
         self._ended_at = 0.0
@@ -282,6 +286,16 @@ class EarlyPhase:
         except BaseException as exc:  # re-raised in the grading thread by go()
             self._error = exc
         self._ended_at = time.monotonic()
+
+    def _deliver(self, event: dict) -> None:
+        if event.get("event") == "phase" and event.get("status") == "start":
+            self.started.set()
+        if self.progress:
+            self.progress(event)
+
+    def alive(self) -> bool:
+        """The sandbox still runs (it has not ended, been killed or failed to start)."""
+        return self._thread.is_alive() and not self.kill.is_set()
 
     def _ended(self, timeout: float) -> bool:
         self._thread.join(timeout)

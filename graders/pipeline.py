@@ -237,6 +237,7 @@ def grade_once(
                 challenge, dataset, submission, work, seed, options, sandbox, progress, cancel, warm
             )
             _note_phase(report, trained, "train")
+            report.reproducibility["train_sandbox"] = "warm" if trained.warm else "cold"
             report.history = _readback(read_history, trained.out)
             phase = "predict"
             disk_mb = phase_limits(challenge, "train", dataset.tier, options).disk_mb

@@ -53,19 +53,21 @@ def grade_submission(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     image: str | None = None,
+    warm=None,
 ) -> Report:
     """Check, train, predict and score one submission; a ``Report`` whatever happens.
 
     ``filename`` only tells a script from a notebook (its suffix); it is never used as a
     path. ``sandbox`` is a backend name (``auto`` prefers Docker) or a ready ``Sandbox``;
     ``image`` is the docker backend's grader image. Setting ``cancel`` ends the grading
-    with ``cancelled``.
+    with ``cancelled``. ``warm``: a ``graders.warm.WarmPool`` of started train sandboxes
+    (the worker's; its backend should be ``sandbox``'s); without one, every sandbox starts cold.
     """
     options = options or GradeOptions()
     say = _safe(progress)
     beat = _Heartbeat(say)
     try:
-        return _grade(challenge, source, filename, sandbox, image, options, say, cancel)
+        return _grade(challenge, source, filename, sandbox, image, options, say, cancel, warm)
     except Exception as exc:  # the promise: nothing escapes
         log.exception("grading crashed")
         return _platform_failure(challenge, exc)
@@ -73,7 +75,7 @@ def grade_submission(
         beat.stop()
 
 
-def _grade(slug, source, filename, sandbox, image, options, progress, cancel) -> Report:
+def _grade(slug, source, filename, sandbox, image, options, progress, cancel, warm) -> Report:
     try:
         challenge = get_challenge(slug)
         dataset = open_challenge_dataset(challenge, options.tier)
@@ -97,7 +99,7 @@ def _grade(slug, source, filename, sandbox, image, options, progress, cancel) ->
         path = Path(tmp) / f"solution{suffix}"
         path.write_bytes(strip_identity(source) if suffix == ".ipynb" else source)
         try:
-            return grade(challenge, dataset, path, sandbox, options, progress, cancel)
+            return grade(challenge, dataset, path, sandbox, options, progress, cancel, warm)
         except SandboxError as exc:  # the engine failed under us: ours, not the candidate's
             log.warning("sandbox failed: %s", exc)
             return failed_report(

@@ -645,6 +645,21 @@ def wait_until_exists(path: str, poll_seconds: float = 0.02) -> None:
         time.sleep(poll_seconds)
 
 
+def handed_over(warm: dict) -> dict:
+    """The real job of a sandbox started warm, read once the host has created ``start_when``.
+
+    A warm sandbox starts with no job: its ``job.json`` names only where the job will be
+    (``handover``). The host writes it, with the submission and the data, into the read-only
+    input folder when a grading arrives; a warm sandbox serves one job and then ends.
+    """
+    job = json.loads(Path(warm["handover"]).read_text(encoding="utf-8"))
+    if job.get("phase") != warm["phase"]:
+        raise RuntimeError(f"a warm {warm['phase']} sandbox was handed a {job.get('phase')} job")
+    if job.get("progress") != warm.get("progress"):
+        open_progress(job.get("progress"))
+    return job
+
+
 def within_limits(result: dict) -> dict:
     """The result cut to the sizes the host accepts (a long exception message is legitimate)."""
     for key, cap in (("message", MESSAGE_MAX), ("detail", DETAIL_MAX)):
@@ -672,6 +687,9 @@ def main(argv: list[str]) -> int:
         result["versions"] = versions()  # imports TensorFlow: most of a sandbox's start-up
         if job.get("start_when"):
             wait_until_exists(job["start_when"])
+        if job.get("handover"):
+            job = handed_over(job)
+            result["seed"] = job.get("seed")
         emit("phase", phase=phase, status="start")
         PHASES[phase](job, out, result)
     except HarnessError as exc:
