@@ -26,6 +26,13 @@ STATUS_LABELS = {
 }
 
 
+@bp.after_request
+def no_store(response):
+    # The link is the key: keep its pages out of shared and browser caches.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def with_invitation(view):
     """Open the link's invitation, or answer with the page that says why it cannot be used."""
 

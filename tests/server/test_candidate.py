@@ -361,3 +361,9 @@ def test_two_uploads_at_once_cannot_pass_the_attempt_limit(app, make_assessment,
     second.rollback()
     first.close()
     second.close()
+
+
+def test_candidate_pages_are_not_cached(client, make_invitation):
+    _, token = make_invitation()
+    assert client.get(f"/c/{token}").headers["Cache-Control"] == "no-store"
+    assert client.get("/c/made-up-token").headers["Cache-Control"] == "no-store"
