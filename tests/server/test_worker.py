@@ -163,6 +163,19 @@ def test_a_heartbeat_renews_the_lease_and_a_lost_lease_cancels_the_run(factory, 
     assert not any(kind == "heartbeat" for kind, _ in _events(factory, claim.grading_id))
 
 
+def test_the_sweeper_resends_a_lost_message_and_requeues_an_expired_lease(factory, make_invitation):
+    invitation, _ = make_invitation()
+    huey = get_huey()
+    lost = _submit(factory, invitation.id, b"x = 1\n", {})
+    expired = _claimed(factory, invitation.id, lease=0.001).grading_id
+    huey.flush()  # the queue lost every message (a crash between commit and enqueue, say)
+    time.sleep(0.01)
+    Worker(factory, huey, QueueSettings(sweep_seconds=0.0)).sweep()
+    assert pending_ids(huey) == {lost, expired}
+    assert huey.pending_count() == 2  # one message each: the requeue's is not sent twice
+    assert _row(factory, expired).status == "queued"
+
+
 # -- the worker as a process ---------------------------------------------------------------------
 
 
