@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Install the system packages the sandbox backends and the image build need (Debian):
 # docker.io (engine), bubblewrap, libseccomp2 and python3-venv (bwrap backend: its seccomp
-# filter and its grader environment), debootstrap (offline base image), or only the
-# packages named as arguments (`make demo` asks for the bwrap backend's alone).
+# filter and its grader environment), debootstrap (offline base image), chromium and
+# fonts-noto-cjk (the browser tests drive Debian's chromium through Playwright; the Chinese
+# pages need the CJK fonts), or only the packages named as arguments (`make demo` asks for
+# the bwrap backend's alone).
 # Idempotent and quiet: does nothing when all are installed.
 set -euo pipefail
 
 PACKAGES=("$@")
-[ "${#PACKAGES[@]}" -gt 0 ] || PACKAGES=(docker.io bubblewrap libseccomp2 python3-venv debootstrap)
+[ "${#PACKAGES[@]}" -gt 0 ] || PACKAGES=(docker.io bubblewrap libseccomp2 python3-venv debootstrap chromium fonts-noto-cjk)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -337,7 +337,8 @@ def candidates_table(
                 if latest is not None:
                     cell.status, cell.passed = latest.status, latest.passed
                     cell.error_code = latest.error_code
-                    cell.metric, cell.value, cell.bar = _headline(latest.report_json, slug)
+                    if latest.status == "graded":  # a failed run's figures mean nothing
+                        cell.metric, cell.value, cell.bar = _headline(latest.report_json, slug)
             cells.append(cell)
         decision = decisions.get(invitation.id)
         rows.append(

@@ -118,7 +118,7 @@ def build_world(db, make_user, make_assessment, make_invitation) -> dict:
     failed = graded_report()
     failed.status, failed.verdict = "failed", None
     failed.error = ErrorInfo("syntax_error", "line 3: invalid syntax", "train")
-    bob_sub = _submission(db, bob, failed, "failed")
+    bob_sub = _submission(db, bob, failed, "failed", source="def build_model(:\n    pass\n")
     for qid in ("class-imbalance", "evaluation-metrics"):
         db.add(
             TheoryAnswer(
