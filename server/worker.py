@@ -60,6 +60,7 @@ class ProgressRecorder:
     def __init__(self, factory, claim: grading.Claim, settings: QueueSettings, cancel):
         self.factory, self.claim, self.settings, self.cancel = factory, claim, settings, cancel
         self.lost = False
+        self._renewed_at = time.monotonic()
         self._lock = threading.Lock()
         self._last_epoch = float("-inf")
         self._held: dict | None = None
@@ -99,9 +100,13 @@ class ProgressRecorder:
         try:
             with self.factory() as session:
                 held = grading.heartbeat(session, self.claim, self.settings.lease_seconds)
-        except Exception:  # a busy database: the next heartbeat tries again
+        except Exception:  # a busy or unreachable database: the next heartbeat tries again
             log.exception("grading %s: lease not renewed", self.claim.grading_id)
-            return
+            # Unrenewed for a whole lease: another worker may hold it now; stop working for
+            # a result that the fence would drop anyway.
+            held = time.monotonic() - self._renewed_at < self.settings.lease_seconds
+        else:
+            self._renewed_at = time.monotonic() if held else self._renewed_at
         if not held and not self.lost:
             log.warning("grading %s: lease lost; cancelling this run", self.claim.grading_id)
             self.lost = True

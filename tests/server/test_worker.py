@@ -163,6 +163,25 @@ def test_a_heartbeat_renews_the_lease_and_a_lost_lease_cancels_the_run(factory, 
     assert not any(kind == "heartbeat" for kind, _ in _events(factory, claim.grading_id))
 
 
+def test_a_worker_cut_off_from_the_database_for_a_whole_lease_stops_its_run(
+    factory, make_invitation, tmp_path
+):
+    import threading
+
+    from server.db import make_engine, make_session_factory
+
+    invitation, _ = make_invitation()
+    claim = _claimed(factory, invitation.id)
+    unreachable = make_session_factory(make_engine(f"sqlite:///{tmp_path}/gone/assay.db"))
+    cancel = threading.Event()
+    recorder = ProgressRecorder(unreachable, claim, QueueSettings(lease_seconds=0.5), cancel)
+    recorder({"event": "heartbeat"})  # fails, but the lease may still be ours
+    assert not cancel.is_set()
+    time.sleep(0.6)
+    recorder({"event": "heartbeat"})  # a whole lease without a renewal: give up
+    assert cancel.is_set() and recorder.lost
+
+
 def test_the_sweeper_resends_a_lost_message_and_requeues_an_expired_lease(factory, make_invitation):
     invitation, _ = make_invitation()
     huey = get_huey()
