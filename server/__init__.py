@@ -66,7 +66,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(review.bp, url_prefix="/review")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
-    audit.connect_logins(app)
+    audit.connect(app)
 
 
 def _register_basics(app: Flask) -> None:

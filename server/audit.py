@@ -3,7 +3,8 @@
 ``record`` adds an event to the caller's session (committed with the action it records, so
 an action that rolls back leaves no event). Users and candidates are named by id only: when
 a candidate's data is deleted the event that says so stays, and says nothing about them.
-Logins are recorded from Flask-Login's ``user_logged_in`` signal (``connect_logins``).
+Logins are recorded from Flask-Login's ``user_logged_in`` signal, new invitations (from
+the recruiter's pages, a CSV or the API alike) from a session hook: ``connect(app)``.
 """
 
 from __future__ import annotations
@@ -63,6 +64,54 @@ def events(
     if assessment_id is not None:
         query = query.where(AuditEvent.assessment_id == assessment_id)
     return list(session.scalars(query))
+
+
+def _actor_id() -> int | None:
+    from flask import g, has_request_context
+    from flask_login import current_user
+
+    if not has_request_context():
+        return None
+    user = g.get("api_user") or current_user
+    return user.id if getattr(user, "is_authenticated", False) else None
+
+
+def _new_invitations(session: Session, _context, _instances) -> None:
+    from server.models import Invitation
+
+    # Ids exist only after the flush: _record_invitations writes the events then.
+    session.info.setdefault("assay.new_invitations", []).extend(
+        o for o in session.new if isinstance(o, Invitation)
+    )
+
+
+def _record_invitations(session: Session, _context) -> None:
+    created = session.info.pop("assay.new_invitations", [])
+    for invitation in created:
+        # Added after the flush; the commit's flush loop writes it in the same transaction.
+        record(
+            session,
+            "invitation",
+            actor_id=_actor_id(),
+            assessment_id=invitation.assessment_id,
+            invitation_id=invitation.id,
+        )
+
+
+_hooked = False
+
+
+def connect(app) -> None:
+    """Record logins and new invitations of ``app``'s requests (and of any session)."""
+    global _hooked
+    if not _hooked:
+        sa.event.listen(Session, "before_flush", _new_invitations)
+        sa.event.listen(Session, "after_flush_postexec", _record_invitations)
+        sa.event.listen(
+            Session, "after_soft_rollback", lambda s, _p: s.info.pop("assay.new_invitations", 0)
+        )
+        _hooked = True
+    connect_logins(app)
 
 
 def connect_logins(app) -> None:
