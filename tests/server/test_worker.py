@@ -271,7 +271,8 @@ def test_the_worker_process_grades_from_the_queue_and_stops_on_sigterm(
 ):
     invitation, _ = make_invitation()
     gid = _submit(factory, invitation.id, b"def broken(:\n", {"tier": "sample"})
-    proc = _start_worker(tmp_path, "worker")
+    # No warm sandbox: this grading never reaches one, and the test needs no engine.
+    proc = _start_worker(tmp_path, "worker", ASSAY_WARM="0")
     log = tmp_path / "worker.log"
     try:
         _wait(lambda: _row(factory, gid).status == "failed", 60, proc, log)
