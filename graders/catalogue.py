@@ -230,16 +230,17 @@ class ErrorCode(Enum):
         "sandbox_unavailable",
         PLATFORM,
         True,
-        "No sandbox could be started on the grading machine. This is not your fault; "
-        "it will be graded again.",
-        "评测机器无法启动沙箱。这不是你的问题，系统会重新评测。",
+        "No sandbox could be started on the grading machine. This is not your fault and "
+        "does not use an attempt; the platform tries again a few times by itself.",
+        "评测机器无法启动沙箱。这不是你的问题，也不占用提交次数；平台会自动重试几次。",
     )
     PLATFORM_ERROR = (
         "platform_error",
         PLATFORM,
         True,
-        "The grading platform failed. This is not your fault; it will be graded again.",
-        "评测平台出现故障。这不是你的问题，系统会重新评测。",
+        "The grading platform failed. This is not your fault and does not use an attempt; "
+        "the platform tries again a few times by itself.",
+        "评测平台出现故障。这不是你的问题，也不占用提交次数；平台会自动重试几次。",
     )
 
 
