@@ -107,3 +107,29 @@ def test_lookup_in_a_dense_layer_is_over_the_model_budget(grade_once, public_tes
     params = next(c for c in report.verdict.checks if c.metric == "param_count")
     assert not params.met and params.value > 784 * 1000 and params.margin < 0
     assert any("base64" in f["message"] for f in report.flags), report.flags
+
+
+def test_a_grading_on_an_operators_own_test_set_says_its_labels_are_private(
+    grade_once, public_test, tmp_path, monkeypatch
+):
+    import shutil
+
+    from graders.datasets import import_test_set
+    from graders.paths import data_dir
+
+    root = tmp_path / "data"
+    shutil.copytree(data_dir() / "mnist" / "sample", root / "mnist" / "sample")
+    images, labels = public_test
+    table = np.column_stack([labels[:150], images[:150].reshape(150, 784)])
+    csv = tmp_path / "mine.csv"
+    np.savetxt(csv, table, fmt="%d", delimiter=",")
+    import_test_set("mnist", csv, "sample", root)
+    monkeypatch.setenv("ASSAY_DATA_DIR", str(root))
+
+    report = grade_once(
+        LENET.path(LENET.spec.starter), tier="sample-private", train_limit=300, test_limit=100
+    )
+
+    assert report.status == "graded", report.error
+    assert (report.tier, report.test_labels, report.test.n) == ("sample-private", "private", 100)
+    assert [c.bar for c in report.verdict.checks][0] == LENET.spec.bars("sample")["accuracy"]
