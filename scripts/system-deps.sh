@@ -3,13 +3,15 @@
 # docker.io (engine), bubblewrap, libseccomp2 and python3-venv (bwrap backend: its seccomp
 # filter and its grader environment), debootstrap (offline base image), chromium and
 # fonts-noto-cjk (the browser tests drive Debian's chromium through Playwright; the Chinese
-# pages need the CJK fonts), or only the packages named as arguments (`make demo` asks for
+# pages need the CJK fonts), postgresql and redis-server (the scale-out tests start both on
+# 127.0.0.1: scripts/start-services.sh), docker-compose (CI checks docker-compose.yml), or
+# only the packages named as arguments (`make demo` asks for
 # the bwrap backend's alone).
 # Idempotent and quiet: does nothing when all are installed.
 set -euo pipefail
 
 PACKAGES=("$@")
-[ "${#PACKAGES[@]}" -gt 0 ] || PACKAGES=(docker.io bubblewrap libseccomp2 python3-venv debootstrap chromium fonts-noto-cjk)
+[ "${#PACKAGES[@]}" -gt 0 ] || PACKAGES=(docker.io bubblewrap libseccomp2 python3-venv debootstrap chromium fonts-noto-cjk postgresql redis-server docker-compose)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -16,11 +16,27 @@ BUSY_TIMEOUT_MS = 15_000
 
 
 def make_engine(url: str, **kwargs) -> sa.Engine:
-    """An engine for ``url``; SQLite connections are set up for concurrent use."""
+    """An engine for ``url``; SQLite connections are set up for concurrent use.
+
+    A plain ``postgresql://`` (or ``postgres://``) URL gets the psycopg 3 driver: SQLAlchemy's
+    default for it is psycopg2, which is not installed. Connections are checked before use
+    (``pool_pre_ping``), so a restarted PostgreSQL costs one reconnect, not an error page.
+    """
+    url = normalize_url(url)
+    if url.startswith("postgresql"):
+        kwargs.setdefault("pool_pre_ping", True)
     engine = sa.create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def normalize_url(url: str) -> str:
+    """``url`` with the psycopg 3 driver named when it is a PostgreSQL URL without one."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

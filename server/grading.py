@@ -107,8 +107,10 @@ def regrade(session: Session, submission: Submission) -> Grading:
         sa.literal(json.dumps(options, sort_keys=True)),
         sa.literal(""),
     ).where(~busy)
+    # RETURNING, not rowcount: psycopg reports -1 rows for an INSERT ... SELECT.
     added = session.execute(
-        sa.insert(Grading).from_select(
+        sa.insert(Grading)
+        .from_select(
             [
                 "submission_id",
                 "status",
@@ -120,12 +122,13 @@ def regrade(session: Session, submission: Submission) -> Grading:
             ],
             row,
         )
-    )
+        .returning(Grading.id)
+    ).scalar()
     session.expire(submission, ["gradings"])
     newest = session.scalars(
         sa.select(Grading).where(Grading.submission_id == submission.id).order_by(Grading.id.desc())
     ).first()
-    if added.rowcount == 1:
+    if added is not None:
         enqueue_after_commit(session, newest.id)
     return newest
 
@@ -304,10 +307,13 @@ def _append_event(
     )
     if only_if is not None:
         row = row.where(only_if)
-    result = session.execute(
-        sa.insert(ProgressEvent).from_select(["grading_id", "seq", "at", "kind", "data_json"], row)
-    )
-    return result.rowcount == 1
+    # RETURNING, not rowcount: psycopg reports -1 rows for an INSERT ... SELECT.
+    added = session.execute(
+        sa.insert(ProgressEvent)
+        .from_select(["grading_id", "seq", "at", "kind", "data_json"], row)
+        .returning(ProgressEvent.id)
+    ).scalar()
+    return added is not None
 
 
 def finish(

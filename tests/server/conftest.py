@@ -5,17 +5,25 @@ database, which each test copies (migrating per test would cost a second each).
 Fixture names are a contract with the worker's tests: ``app``, ``db``, ``client``,
 ``make_user``, ``make_assessment``, ``make_invitation`` (returns ``(invitation, token)``)
 and ``login(client, user)``.
+
+Two databases: a test module marked ``pytest.mark.databases`` runs its fast tests on SQLite
+and on PostgreSQL (``ASSAY_TEST_POSTGRES_URL``, default the cluster ``scripts/start-services.sh``
+starts on 127.0.0.1); ``database_url`` is the test's own fresh, migrated database either way.
+Its slow tests stay on SQLite unless ``ASSAY_TEST_ALL_DATABASES=1`` (CI time).
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -50,23 +58,87 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+DATABASES = ("sqlite", "postgresql")
+POSTGRES_URL = "postgresql://assay:assay@127.0.0.1:5432/assay"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("databases") is None:
+        return
+    slow = metafunc.definition.get_closest_marker("slow") is not None
+    if slow and os.environ.get("ASSAY_TEST_ALL_DATABASES") != "1":
+        return
+    metafunc.parametrize("database", DATABASES, indirect=True)
+
+
 @pytest.fixture
-def app_config(
-    tmp_path: Path, migrated_template: Path, monkeypatch: pytest.MonkeyPatch
-) -> TestConfig:
+def database(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql``: which database this test runs on (SQLite by default)."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres_template(skip_or_fail) -> Iterator[tuple[sa.Engine, str]]:
+    """A PostgreSQL database migrated to head by Alembic, copied by each test (``TEMPLATE``)."""
+    from server.db import make_engine
+
+    url = os.environ.get("ASSAY_TEST_POSTGRES_URL") or POSTGRES_URL
+    admin = make_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:
+        admin.dispose()
+        skip_or_fail(f"PostgreSQL at {url} does not answer (scripts/start-services.sh): {exc}")
+    name = f"assay_template_{os.getpid()}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    template_url = admin.url.set(database=name)
+    upgrade(template_url.render_as_string(hide_password=False))
+    yield admin, name
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture
+def database_url(database: str, tmp_path: Path, migrated_template: Path, request) -> Iterator[str]:
+    """A fresh database migrated to head, on the test's ``database``; dropped afterwards."""
+    if database == "sqlite":
+        folder = tmp_path / "instance"
+        folder.mkdir(exist_ok=True)
+        shutil.copyfile(migrated_template, folder / "assay.db")
+        yield f"sqlite:///{folder / 'assay.db'}"
+        return
+    admin, template = request.getfixturevalue("postgres_template")
+    name = f"assay_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name} TEMPLATE {template}"))
+    yield admin.url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture
+def app_config(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> TestConfig:
     """The test app's config; change it before the first use of ``app``.
 
     ``ASSAY_INSTANCE`` points at the test's instance too, so the queue (``server.queue``
-    reads the environment) lives beside the test's database, not in var/instance.
+    reads the environment) lives beside the test's database, not in var/instance;
+    ``ASSAY_DATABASE_URL`` names the test's database.
     """
     instance = tmp_path / "instance"
-    instance.mkdir()
+    instance.mkdir(exist_ok=True)
     monkeypatch.setenv("ASSAY_INSTANCE", str(instance))
     monkeypatch.delenv("ASSAY_QUEUE_URL", raising=False)
-    monkeypatch.delenv("ASSAY_DATABASE_URL", raising=False)
-    shutil.copyfile(migrated_template, instance / "assay.db")
+    # Processes the test starts (a worker) find the same database through the environment.
+    monkeypatch.setenv("ASSAY_DATABASE_URL", database_url)
     return TestConfig(
         instance,
+        DATABASE_URL=database_url,
         AUTO_MIGRATE=False,
         WTF_CSRF_ENABLED=False,
         LOGIN_RATE_LIMIT="1000 per minute",

@@ -16,11 +16,12 @@ import sqlalchemy as sa
 from graders.report import ErrorInfo, Report, Verdict
 from server import grading as g
 from server.db import make_engine, make_session_factory
-from server.migrate import upgrade
 from server.models import Grading, ProgressEvent, Submission, utcnow
 from server.queue import make_huey, pending_ids
 
 LEASE = 30.0
+
+pytestmark = pytest.mark.databases
 
 
 @pytest.fixture
@@ -29,10 +30,8 @@ def huey(tmp_path):
 
 
 @pytest.fixture
-def db_url(tmp_path):
-    url = f"sqlite:///{tmp_path / 'assay.db'}"
-    upgrade(url)
-    return url
+def db_url(database_url):
+    return database_url  # SQLite and PostgreSQL (conftest: pytest.mark.databases)
 
 
 @pytest.fixture

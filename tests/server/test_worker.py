@@ -31,6 +31,9 @@ REFERENCE = ROOT / "challenges" / "lenet5-mnist" / "reference" / "solution.py"
 # Candidate code that blocks in the sandbox until something stops it.
 SLEEPER = b"import time\ntime.sleep(600)\n"
 
+# Fast tests on SQLite and PostgreSQL; the slow ones on SQLite (tests/server/conftest.py).
+pytestmark = pytest.mark.databases
+
 
 @pytest.fixture
 def factory(app):
