@@ -96,11 +96,19 @@ def matches_for(
 ) -> list[Match]:
     """The pairs of ``target`` with each other submission in ``codes`` over ``threshold``."""
     mine = _cached(codes[target], slug)
+    mine_set = _hash_set(mine)
     matches = []
     for other, code in codes.items():
         if other == target:
             continue
-        _tokens, (share_a, share_b), (slices_a, slices_b) = compare_files(mine, _cached(code, slug))
+        theirs = _cached(code, slug)
+        # The share of fingerprints in common tracks the share of code in common: a pair
+        # with under half the threshold's worth is skipped before copydetect's comparison.
+        common = len(mine_set & _hash_set(theirs))
+        smaller = min(len(mine_set), len(_hash_set(theirs)))
+        if threshold > 0 and common < threshold * smaller / 2:
+            continue
+        _tokens, (share_a, share_b), (slices_a, slices_b) = compare_files(mine, theirs)
         if max(share_a, share_b) >= threshold:
             matches.append(
                 Match(
@@ -113,6 +121,14 @@ def matches_for(
                 )
             )
     return sorted(matches, key=lambda m: -m.share)
+
+
+def _hash_set(fingerprint: CodeFingerprint) -> frozenset:
+    cached = getattr(fingerprint, "_assay_set", None)
+    if cached is None:
+        cached = frozenset(int(h) for h in fingerprint.hashes)
+        fingerprint._assay_set = cached
+    return cached
 
 
 def _pairs(slices) -> tuple[tuple[int, int], ...]:

@@ -13,7 +13,7 @@ from graders.theory import load_bank
 from server import audit, exports
 from server.explain import explain_report
 from server.extensions import db
-from server.models import DECISIONS, Grading, Invitation, Submission, User
+from server.models import DECISIONS, Grading, Submission, User
 from server.review import bp, render
 from server.review import service as svc
 from server.security import role_required
@@ -256,6 +256,23 @@ def theory_review(invitation_id: int, question_id: str):
     return redirect(url_for("review.candidate", invitation_id=invitation.id) + anchor)
 
 
+#: The most similar submissions named on a report (the rest are counted).
+SIMILAR_SHOWN = 10
+#: Plots of finished gradings, by grading id: a stored report never changes, and drawing
+#: them with matplotlib costs far more than the rest of the page.
+_PLOTS: dict[int, dict[str, str]] = {}
+_PLOTS_MAX = 256
+
+
+def _plots(grading: Grading, data: dict) -> dict[str, str]:
+    if grading.id not in _PLOTS:
+        if len(_PLOTS) >= _PLOTS_MAX:
+            _PLOTS.pop(next(iter(_PLOTS)))
+        drawn = report_svgs(Report.from_dict(data))
+        _PLOTS[grading.id] = {k: render.svg_data_uri(v) for k, v in drawn.items()}
+    return _PLOTS[grading.id]
+
+
 def _grading_of(submission: Submission) -> Grading | None:
     wanted = _int_arg("grading", 0)
     if wanted:
@@ -271,27 +288,19 @@ def report(submission_id: int):
     invitation = svc.invitation_for(session, current_user, submission.invitation_id)
     grading = _grading_of(submission)
     data = render.report_dict(grading.report_json if grading else None)
-    svgs = {}
-    if data.get("status") == "graded":
-        svgs = {k: render.svg_data_uri(v) for k, v in report_svgs(Report.from_dict(data)).items()}
+    svgs = _plots(grading, data) if data.get("status") == "graded" else {}
     cells = (
         render.notebook_cells(submission.source) if submission.filename.endswith(".ipynb") else None
     )
     logs = {name: render.log_tail(text) for name, text in (data.get("logs") or {}).items()}
     matches, pool = svc.similar(session, submission)
-    numbers = svc.candidate_numbers(session, invitation.assessment_id)
-    similar = [
-        (
-            m,
-            svc.identity(
-                session,
-                current_user,
-                session.get(Invitation, pool[m.b].invitation_id),
-                numbers.get(pool[m.b].invitation_id),
-            ),
-        )
-        for m in matches
-    ]
+    similar = svc.identities(
+        session,
+        current_user,
+        invitation.assessment,
+        [pool[m.b].invitation_id for m in matches[:SIMILAR_SHOWN]],
+    )
+    similar = list(zip(matches[:SIMILAR_SHOWN], similar, strict=True))
     return render_template(
         "review/report.html",
         submission=submission,

@@ -35,6 +35,7 @@ from server.models import (
     Reveal,
     ReviewAssignment,
     Submission,
+    TheoryAnswer,
     TheoryReview,
     User,
 )
@@ -183,6 +184,24 @@ def identity(
     return _identity(invitation, number, blind)
 
 
+def identities(
+    session: Session, user: User, assessment: Assessment, invitation_ids: list[int]
+) -> list[Identity]:
+    """``identity`` of several candidates of one assessment, in three queries."""
+    if not invitation_ids:
+        return []
+    numbers = candidate_numbers(session, assessment.id)
+    shown = revealed_ids(session, user, invitation_ids) if blinds(user, assessment) else None
+    loaded = {
+        i.id: i
+        for i in session.scalars(sa.select(Invitation).where(Invitation.id.in_(invitation_ids)))
+    }
+    return [
+        _identity(loaded[i], numbers.get(i, 0), shown is not None and i not in shown)
+        for i in invitation_ids
+    ]
+
+
 def _identity(invitation: Invitation, number: int, blind: bool) -> Identity:
     label = f"Candidate {number}" if blind else invitation.candidate_name
     if blind:
@@ -309,47 +328,111 @@ def candidates_table(
     per_page: int = PER_PAGE,
     now: datetime | None = None,
 ) -> Table:
-    """One row per candidate, filtered, sorted and cut to one page on the server."""
-    invitations_ = list(
-        session.scalars(
-            sa.select(Invitation)
-            .where(Invitation.assessment_id == assessment.id)
-            .options(
-                selectinload(Invitation.submissions).selectinload(Submission.gradings),
-                selectinload(Invitation.answers),
-            )
-            .order_by(Invitation.id)
+    """One row per candidate, filtered, sorted and cut to one page on the server.
+
+    Every row is built from a few column queries (no ORM objects: 10,000 candidates would
+    load 40,000 of them); only the page's rows load their invitation for the state and the
+    theory total. Sorting by state is the exception: it reads every invitation.
+    """
+    sort = sort if sort in SORTS else "candidate"
+    people = session.execute(
+        sa.select(
+            Invitation.id,
+            Invitation.candidate_name,
+            Invitation.candidate_email,
+            Invitation.opened_at,
         )
-    )
-    ids = [i.id for i in invitations_]
-    revealed = revealed_ids(session, user, ids) if blinds(user, assessment) else set(ids)
+        .where(Invitation.assessment_id == assessment.id)
+        .order_by(Invitation.id)
+    ).all()
+    ids = [p.id for p in people]
+    revealed = revealed_ids(session, user, ids) if blinds(user, assessment) else None
     decisions = latest_decisions(session, ids) if ids else {}
+    in_assessment = sa.select(Invitation.id).where(Invitation.assessment_id == assessment.id)
+    subs = session.execute(
+        sa.select(
+            Submission.id,
+            Submission.invitation_id,
+            Submission.challenge_slug,
+            Submission.counts_as_attempt,
+            Submission.created_at,
+        )
+        .where(Submission.invitation_id.in_(in_assessment))
+        .order_by(Submission.id)
+    ).all()
+    newest = (
+        sa.select(sa.func.max(Grading.id))
+        .join(Submission, Submission.id == Grading.submission_id)
+        .where(Submission.invitation_id.in_(in_assessment))
+        .group_by(Grading.submission_id)
+    )
+    gradings = {
+        g.submission_id: g
+        for g in session.execute(
+            sa.select(
+                Grading.id,
+                Grading.submission_id,
+                Grading.status,
+                Grading.passed,
+                Grading.error_code,
+            ).where(Grading.id.in_(newest))
+        )
+    }
+    answered = dict(
+        session.execute(
+            sa.select(TheoryAnswer.invitation_id, sa.func.max(TheoryAnswer.submitted_at))
+            .where(TheoryAnswer.invitation_id.in_(in_assessment))
+            .group_by(TheoryAnswer.invitation_id)
+        ).all()
+    )
+    headlines = _headlines(session, [g.id for g in gradings.values() if g.status == "graded"])
+    by_person: dict[int, list] = {}
+    for sub in subs:
+        by_person.setdefault(sub.invitation_id, []).append(sub)
     slugs = assessment.challenge_slugs
     rows = []
-    for number, invitation in enumerate(invitations_, start=1):
+    for number, person in enumerate(people, start=1):
+        mine = by_person.get(person.id, [])
         cells = []
         for slug in slugs:
-            subs = [s for s in invitation.submissions if s.challenge_slug == slug]
             cell = ChallengeCell(slug)
-            if subs:
-                latest = subs[-1].latest
-                cell.submission_id = subs[-1].id
-                if latest is not None:
-                    cell.status, cell.passed = latest.status, latest.passed
-                    cell.error_code = latest.error_code
-                    if latest.status == "graded":  # a failed run's figures mean nothing
-                        cell.metric, cell.value, cell.bar = _headline(latest.report_json, slug)
+            latest_sub = next((x for x in reversed(mine) if x.challenge_slug == slug), None)
+            if latest_sub is not None:
+                cell.submission_id = latest_sub.id
+                grading = gradings.get(latest_sub.id)
+                if grading is not None:
+                    cell.status, cell.passed = grading.status, grading.passed
+                    cell.error_code = grading.error_code
+                    if grading.status == "graded":  # a failed run's figures mean nothing
+                        cell.metric, cell.value, cell.bar = headlines.get(
+                            grading.id, ("", None, None)
+                        )
             cells.append(cell)
-        decision = decisions.get(invitation.id)
+        decision = decisions.get(person.id)
+        blind = revealed is not None and person.id not in revealed
+        times = [x.created_at for x in mine] + (
+            [answered[person.id]] if answered.get(person.id) else []
+        )
+        minutes = (
+            max(0.0, (max(times) - person.opened_at).total_seconds() / 60)
+            if person.opened_at and times
+            else None
+        )
         rows.append(
             CandidateRow(
-                invitation_id=invitation.id,
-                who=_identity(invitation, number, invitation.id not in revealed),
-                state=invitations.state(invitation, now),
+                invitation_id=person.id,
+                who=Identity(
+                    number,
+                    f"Candidate {number}" if blind else person.candidate_name,
+                    blind,
+                    None if blind else person.candidate_name,
+                    None if blind else person.candidate_email,
+                ),
+                state="",
                 outcome=_outcome(cells),
                 cells=cells,
-                attempts=sum(1 for s in invitation.submissions if s.counts_as_attempt),
-                minutes_used=_minutes_used(invitation),
+                attempts=sum(1 for x in mine if x.counts_as_attempt),
+                minutes_used=minutes,
                 decision=decision.decision if decision else None,
             )
         )
@@ -358,16 +441,56 @@ def candidates_table(
         rows = [r for r in rows if r.outcome == outcome]
     else:
         outcome = None
-    sort = sort if sort in SORTS else "candidate"
+    if sort == "state":
+        _fill(session, rows, now, theory=False)
     rows.sort(key=_sort_key(sort), reverse=descending)
     total = len(rows)
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
     shown = rows[(page - 1) * per_page : page * per_page]
-    for row in shown:
-        invitation = next(i for i in invitations_ if i.id == row.invitation_id)
-        row.theory, row.theory_confirmed = theory_total(session, invitation)
+    _fill(session, shown, now, theory=True)
     return Table(shown, total, page, pages, sort, descending, outcome, counts)
+
+
+def _fill(session: Session, rows: list[CandidateRow], now, *, theory: bool) -> None:
+    """State (and theory total) of ``rows``, from their invitations loaded in one go."""
+    if not rows:
+        return
+    loaded = {
+        i.id: i
+        for i in session.scalars(
+            sa.select(Invitation)
+            .where(Invitation.id.in_([r.invitation_id for r in rows]))
+            .options(
+                selectinload(Invitation.submissions).selectinload(Submission.gradings),
+                selectinload(Invitation.answers),
+            )
+        )
+    }
+    for row in rows:
+        invitation = loaded[row.invitation_id]
+        row.state = invitations.state(invitation, now)
+        if theory:
+            row.theory, row.theory_confirmed = theory_total(session, invitation)
+
+
+#: Headline (metric, value, bar) of finished gradings, by grading id: a stored report never
+#: changes (a re-grade is a new grading), so each is parsed once per process.
+_HEADLINES: dict[int, tuple[str, float | None, float | None]] = {}
+_HEADLINES_MAX = 200_000
+
+
+def _headlines(session: Session, grading_ids: list[int]) -> dict:
+    missing = [gid for gid in grading_ids if gid not in _HEADLINES]
+    for chunk in range(0, len(missing), 500):
+        part = missing[chunk : chunk + 500]
+        for gid, report_json in session.execute(
+            sa.select(Grading.id, Grading.report_json).where(Grading.id.in_(part))
+        ):
+            if len(_HEADLINES) >= _HEADLINES_MAX:
+                _HEADLINES.clear()
+            _HEADLINES[gid] = _headline(report_json, "")
+    return {gid: _HEADLINES[gid] for gid in grading_ids if gid in _HEADLINES}
 
 
 def _sort_key(sort: str):
