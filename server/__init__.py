@@ -57,6 +57,9 @@ def _register_blueprints(app: Flask) -> None:
     from server import admin, auth, candidate, errors, recruiter
 
     app.register_blueprint(errors.bp)
+    from server import ops
+
+    app.register_blueprint(ops.bp)  # /readyz and /metrics
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(recruiter.bp, url_prefix="/recruiter")

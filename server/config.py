@@ -76,7 +76,12 @@ class Config:
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.WTF_CSRF_TIME_LIMIT = None  # a candidate may keep a page open for hours
-        self.RATELIMIT_STORAGE_URI = env.get("ASSAY_RATELIMIT_STORAGE") or "memory://"
+        # Limits are counted per process in memory://: with several gunicorn workers (or
+        # hosts) they must live in Redis, so the queue's Redis is the default when there is one.
+        redis_queue = self.QUEUE_URL if self.QUEUE_URL.startswith(("redis://", "rediss://")) else ""
+        self.RATELIMIT_STORAGE_URI = (
+            env.get("ASSAY_RATELIMIT_STORAGE") or redis_queue or "memory://"
+        )
         self.LOGIN_RATE_LIMIT = env.get("ASSAY_LOGIN_RATE_LIMIT") or "10 per minute"
         self.BABEL_DEFAULT_LOCALE = "en"
         #: Seconds an upload that started before the time ran out may still arrive.

@@ -33,6 +33,7 @@ from huey.consumer import Consumer
 
 from graders.pipeline import GradeOptions
 from server import grading
+from server.ops import configure_logging, log_context
 from server.queue import QueueSettings, enqueue_grading, pending_ids
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,10 @@ class Worker:
             claim = grading.claim(session, grading_id, self.settings.lease_seconds)
         if claim is None:
             return "not claimed"
+        with log_context(grading_id=grading_id, submission_id=claim.submission_id):
+            return self._run_claimed(grading_id, claim)
+
+    def _run_claimed(self, grading_id: int, claim: grading.Claim) -> str:
         cancel = threading.Event()
         with self._lock:
             self._active[grading_id] = (claim, cancel)
@@ -355,9 +360,7 @@ def main(*, threads: int | None = None, sandbox: str | None = None) -> None:
     from server.migrate import upgrade
     from server.queue import get_huey
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()  # text, or JSON lines with the grading's ids (ASSAY_LOG_FORMAT=json)
     config = Config()
     settings = QueueSettings.from_env()
     settings = dataclasses.replace(

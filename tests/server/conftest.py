@@ -67,6 +67,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     if metafunc.definition.get_closest_marker("databases") is None:
         return
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        if "database" in str(mark.args[0]):  # the test chose its database itself
+            return
     slow = metafunc.definition.get_closest_marker("slow") is not None
     if slow and os.environ.get("ASSAY_TEST_ALL_DATABASES") != "1":
         return
