@@ -296,16 +296,6 @@ def _outcome(cells: list[ChallengeCell]) -> str:
     return "pending"
 
 
-def _minutes_used(invitation: Invitation) -> float | None:
-    if invitation.opened_at is None:
-        return None
-    times = [s.created_at for s in invitation.submissions]
-    times += [a.submitted_at for a in invitation.answers if a.submitted_at]
-    if not times:
-        return None
-    return max(0.0, (max(times) - invitation.opened_at).total_seconds() / 60)
-
-
 def latest_decisions(session: Session, invitation_ids) -> dict[int, Decision]:
     newest = (
         sa.select(sa.func.max(Decision.id))
