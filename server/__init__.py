@@ -28,11 +28,22 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["assay.engine"] = engine
     app.extensions["assay.sessions"] = make_session_factory(engine)
     app.teardown_appcontext(close_db)
+    _bind_queue(app)
 
     _init_extensions(app)
     _register_blueprints(app)
     _register_basics(app)
     return app
+
+
+def _bind_queue(app: Flask) -> None:
+    """Uploads enqueue on this app's queue (its instance folder and ASSAY_QUEUE_URL), not on
+    whatever the process environment names."""
+    from server.grading import use_queue
+    from server.queue import get_huey
+
+    huey = get_huey(app.config["INSTANCE_PATH"], app.config["QUEUE_URL"])
+    use_queue(app.extensions["assay.sessions"], huey)
 
 
 def _init_extensions(app: Flask) -> None:
