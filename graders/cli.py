@@ -364,7 +364,7 @@ def _register() -> None:
     main.add_command(cli_image.image)
     main.add_command(cli_sandbox.sandbox)
     # The web app, the worker, staff accounts and the demo (server/cli.py).
-    for name in ("serve", "worker", "admin", "demo"):
+    for name in ("serve", "worker", "doctor", "admin", "demo"):
         _AssayGroup.lazy[name] = f"server.cli:{name}"
 
 

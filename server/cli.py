@@ -86,6 +86,21 @@ def worker(threads: int | None, sandbox: str | None) -> None:
     main(threads=threads, sandbox=sandbox)
 
 
+@click.command("doctor")
+@click.option(
+    "--sandbox", type=click.Choice(["auto", "docker", "bwrap"]), default="auto", help="Backend."
+)
+def doctor(sandbox: str) -> None:
+    """Check engine, image, data, database, queue and disk; say what to fix (exit 1 if any)."""
+    from server.doctor import run_checks
+
+    checks = run_checks(sandbox=sandbox)
+    for check in checks:
+        click.echo(check.line())
+    if not all(check.ok for check in checks):
+        raise SystemExit(1)
+
+
 # -- admin -----------------------------------------------------------------------------------------
 
 
@@ -311,7 +326,7 @@ def demo(host: str, port: int, instance: Path | None, grade: bool | None, sandbo
         _stop(procs)
 
 
-COMMANDS = [serve, worker, admin, demo]
+COMMANDS = [serve, worker, doctor, admin, demo]
 
 
 @click.group()
