@@ -13,6 +13,16 @@ Prints each repetition, the medians, the ratio graded/bare and the fixed overhea
 
     .venv/bin/python bench/overhead.py [--repeats 3] [--tier sample]
     .venv/bin/python bench/overhead.py --repeats 3 --full-size-stand-in
+    .venv/bin/python bench/overhead.py --repeats 3 --warm [--backend docker|bwrap]
+
+``--warm`` (issue 14): the graded side trains in a warm sandbox of a ``graders.warm.WarmPool``
+(started ahead, imports done, as a worker's grading slot holds one), and the bench prints
+where the graded side's time outside the solution's code goes, from the grading's progress
+events: staging before the hand-over, the hand-over, the train phase outside the code (data
+loading, saving the model), collecting the model, the predict phase, collecting and scoring.
+Its replacement starts at the hand-over, as in the worker, so its imports share the CPUs
+with the training (counted); the bench waits ``--settle`` seconds before the first bare run
+so that no sandbox is importing while a bare run trains.
 
 The ratio target is for the full-size run (60,000 train / 10,000 test images). Where the
 original MNIST files are not imported (`assay data import mnist DIR`), `--full-size-stand-in`
@@ -21,14 +31,21 @@ to two pixels: the same amount of training work, so the timing is comparable. It
 means nothing (test images are shifted copies of train images) and is not reported.
 """
 
+# ruff: noqa: E402 (sys.path is fixed before the standard library is imported)
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path, and bench/queue.py would
+# shadow the standard library's ``queue`` (which urllib3, under the docker SDK, imports).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
 import shutil
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 import docker
 import numpy as np
@@ -37,6 +54,7 @@ from graders.challenges import get_challenge
 from graders.datasets import Tier, open_dataset, write_tier
 from graders.paths import data_dir
 from graders.pipeline import GradeOptions, grade
+from graders.warm import WarmPool, shape_for
 from sandbox.registry import get_sandbox
 
 BARE = """
@@ -99,16 +117,47 @@ def full_size_stand_in(root: Path):
     return write_tier(Tier("mnist", "full", "bench stand-in: shifted sample copies", splits), root)
 
 
-def graded_seconds(challenge, dataset, reference: Path, sandbox) -> tuple[float, float, float]:
-    """Wall seconds of a whole grade, seconds inside the solution's code, test accuracy."""
+def graded_seconds(
+    challenge, dataset, reference: Path, sandbox, warm=None, parts=None
+) -> tuple[float, float, float]:
+    """Wall seconds of a whole grade, seconds inside the solution's code, test accuracy.
+
+    ``parts``: a list that gets this grade's time outside the code, step by step.
+    """
+    marks = []
+
+    def mark(event: dict) -> None:
+        if event.get("event") == "phase":
+            marks.append((f"{event['phase']} {event['status']}", time.monotonic()))
+
     started = time.monotonic()
-    report = grade(challenge, dataset, reference, sandbox, GradeOptions())
+    report = grade(challenge, dataset, reference, sandbox, GradeOptions(), mark, warm=warm)
     total = time.monotonic() - started
     if report.status != "graded":
         raise SystemExit(f"grading failed: {report.error}")
     rec = report.reproducibility
+    if warm is not None and rec.get("train_sandbox") != "warm":
+        raise SystemExit("the graded side did not get a warm sandbox")
     code = rec["train_code_seconds"] + rec["predict_code_seconds"]
+    if parts is not None:
+        parts.append(breakdown(dict(marks), started, started + total, rec))
     return total, code, report.test.value("accuracy")
+
+
+STEPS = ("staging", "hand-over", "train outside code", "collect model", "predict", "score")
+
+
+def breakdown(at: dict[str, float], started: float, ended: float, rec: dict) -> dict:
+    """Seconds of each step outside the solution's code, from the grade's phase events."""
+    return {
+        "staging": at["train sandbox"] - started,
+        "hand-over": at["train start"] - at["train sandbox"],
+        "train outside code": at["train ok"] - at["train start"] - rec["train_code_seconds"],
+        "collect model": at["predict sandbox"] - at["train ok"],
+        "predict": at["predict ok"] - at["predict sandbox"],
+        "predict code": rec["predict_code_seconds"],
+        "score": ended - at["predict ok"],
+    }
 
 
 def main() -> None:
@@ -116,6 +165,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tier", default="sample")
     parser.add_argument("--image", default="assay-grader:latest")
+    parser.add_argument(
+        "--warm", action="store_true", help="grade through a warm train sandbox (issue 14)"
+    )
+    parser.add_argument("--backend", default="docker", choices=["docker", "bwrap"])
+    parser.add_argument("--settle", type=float, default=20.0, help="seconds (--warm)")
     parser.add_argument(
         "--full-size-stand-in",
         action="store_true",
@@ -142,21 +196,41 @@ def main() -> None:
 def run(args, challenge, dataset) -> None:
     reference = challenge.path(challenge.spec.reference)
     client = docker.from_env()
-    sandbox = get_sandbox("docker", image=args.image)
+    sandbox = get_sandbox(
+        args.backend, **({"image": args.image} if args.backend == "docker" else {})
+    )
     print(
         f"reference LeNet-5 on {dataset.name}/{dataset.tier} ({dataset.manifest['source']}): "
-        f"train {dataset.splits['train']}, test {dataset.splits['test']}; image {args.image}"
+        f"train {dataset.splits['train']}, test {dataset.splits['test']}; image {args.image}; "
+        f"graded: {args.backend}, {'warm' if args.warm else 'cold'} train sandbox"
     )
-    bare, graded = [], []  # (total, code) seconds per run
-    for i in range(args.repeats):
-        bare.append(bare_seconds(client, args.image, dataset, reference))
-        *timing, accuracy = graded_seconds(challenge, dataset, reference, sandbox)
-        graded.append(tuple(timing))
-        shown = "" if args.full_size_stand_in else f"   accuracy {accuracy:.4f}"
-        print(
-            f"  run {i + 1}: bare {bare[-1][0]:6.1f} s (solution {bare[-1][1]:6.1f} s)"
-            f"   graded {graded[-1][0]:6.1f} s (solution {graded[-1][1]:6.1f} s){shown}"
-        )
+    warm = None
+    if args.warm:
+        warm = WarmPool(sandbox, shape_for(challenge, dataset.tier))
+        time.sleep(args.settle)  # its imports done before the first bare run trains
+    bare, graded, parts = [], [], []  # (total, code) seconds per run; steps outside the code
+    try:
+        for i in range(args.repeats):
+            bare.append(bare_seconds(client, args.image, dataset, reference))
+            *timing, accuracy = graded_seconds(challenge, dataset, reference, sandbox, warm, parts)
+            graded.append(tuple(timing))
+            report_run(args, i, bare, graded, accuracy)
+    finally:
+        if warm is not None:
+            warm.close()
+    summary(args, bare, graded, parts)
+
+
+def report_run(args, i, bare, graded, accuracy) -> None:
+    shown = "" if args.full_size_stand_in else f"   accuracy {accuracy:.4f}"
+    print(
+        f"  run {i + 1}: bare {bare[-1][0]:6.1f} s (solution {bare[-1][1]:6.1f} s)"
+        f"   graded {graded[-1][0]:6.1f} s (solution {graded[-1][1]:6.1f} s){shown}",
+        flush=True,
+    )
+
+
+def summary(args, bare, graded, parts) -> None:
     b = statistics.median(total for total, _ in bare)
     g = statistics.median(total for total, _ in graded)
     # Time outside the solution's own code on each side: imports, container starts, data
@@ -165,12 +239,18 @@ def run(args, challenge, dataset) -> None:
     b_out = statistics.median(total - code for total, code in bare)
     g_out = statistics.median(total - code for total, code in graded)
     print(f"median: bare {b:.1f} s, graded {g:.1f} s")
-    print(f"ratio graded/bare: {g / b:.3f}   (target < 1.10 on the full-size run)")
+    ratio_target = "1.05 on the sample" if args.warm else "1.10 on the full-size run"
+    print(f"ratio graded/bare: {g / b:.3f}   (target < {ratio_target})")
     print(f"fixed overhead, difference of medians: {g - b:.1f} s")
+    target = "1 s" if args.warm else "5 s"
     print(
         f"fixed overhead, outside the solution's code: graded {g_out:.1f} s - bare {b_out:.1f} s"
-        f" = {g_out - b_out:.1f} s   (target < 5 s)"
+        f" = {g_out - b_out:.1f} s   (target < {target})"
     )
+    if parts:
+        print("graded side outside the solution's code, median seconds per step:")
+        for step in (*STEPS[:4], "predict", "predict code", "score"):
+            print(f"  {step:<20} {statistics.median(p[step] for p in parts):6.2f}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ limit counts from then (see ``EarlyPhase``).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 import time
@@ -337,9 +338,11 @@ def grade(
         seed = options.seed + i
         if progress:
             progress({"event": "run", "run": i + 1, "runs": options.repeats, "seed": seed})
-        report = grade_once(
-            challenge, dataset, submission, sandbox, seed, options, progress, cancel, warm
-        )
+        # Holding the pool: the warm slot this run takes is replaced after it, not during it.
+        with warm.holding() if warm is not None else contextlib.nullcontext():
+            report = grade_once(
+                challenge, dataset, submission, sandbox, seed, options, progress, cancel, warm
+            )
         reports.append(report)
         if report.status == "failed":
             return _with_runs(report, reports, started)

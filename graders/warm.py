@@ -10,8 +10,9 @@ it: ``hand_over`` refuses a second one, and the next grading gets a new sandbox 
 container or namespaces, new folders, the environment it was started with), so nothing of
 one candidate reaches the next.
 
-A ``WarmPool`` keeps ``size`` idle slots (the worker: one per grading thread). Taking one
-starts its replacement at once. A slot that waited longer than ``max_wait`` is replaced (the
+A ``WarmPool`` keeps ``size`` slots (the worker: one per grading thread). A slot's
+replacement starts when the grading that took it ends, not during its training: on a small
+machine a sandbox importing TensorFlow would take CPU from the candidate's code. A slot that waited longer than ``max_wait`` is replaced (the
 grader image may have changed; it holds about 0.5 GB of memory); one that died is replaced,
 and a grading that finds no usable slot, or whose slot dies before taking the job, is
 graded in a cold sandbox as before: a warm slot can speed a grading up, never lose it.
@@ -19,6 +20,7 @@ graded in a cold sandbox as before: a warm slot can speed a grading up, never lo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -225,6 +227,7 @@ class WarmPool:
     ):
         self.sandbox, self.shape, self.size, self.max_wait = sandbox, shape, size, max_wait
         self._idle: list[WarmSlot] = []
+        self._busy = 0  # gradings holding the pool (``holding``)
         self._lock = threading.Lock()
         self._closed = threading.Event()
         #: Counters for logs, tests and the bench.
@@ -235,10 +238,25 @@ class WarmPool:
         )
         self._checker.start()
 
+    @contextlib.contextmanager
+    def holding(self):
+        """Around one grading: while it runs, its slot is not replaced, so no sandbox imports
+        TensorFlow on the CPUs the candidate's training uses; the replacement starts when the
+        grading ends. At most ``size`` slots, idle or in use, exist at a time."""
+        with self._lock:
+            self._busy += 1
+        try:
+            yield self
+        finally:
+            with self._lock:
+                self._busy -= 1
+            self._fill()
+
     def take(self, limits: Limits, env: dict | None = None) -> WarmSlot | None:
         """An idle slot that fits this grading's train limits, or None (grade cold).
 
-        Either way a replacement starts now, shaped for this kind of grading.
+        The pool's shape follows this kind of grading; a replacement starts once the
+        grading ends (``holding``), or at the next check when nothing holds the pool.
         """
         with self._lock:
             self._drop_unusable()
@@ -251,7 +269,6 @@ class WarmPool:
             for slot in [s for s in self._idle if s.shape != self.shape]:
                 self._idle.remove(slot)
                 _close_later(slot)
-        self._fill()
         return chosen
 
     def idle(self) -> list[WarmSlot]:
@@ -284,7 +301,7 @@ class WarmPool:
     def _fill(self) -> None:
         while not self._closed.is_set():
             with self._lock:
-                if self.shape is None or len(self._idle) >= self.size:
+                if self.shape is None or len(self._idle) + self._busy >= self.size:
                     return
                 try:
                     slot = WarmSlot(self.sandbox, self.shape, self.max_wait)

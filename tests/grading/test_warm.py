@@ -147,7 +147,8 @@ def test_candidate_sees_nothing_of_the_grading_before(sandbox, pool, tmp_path):
     assert warm.served == 2  # both went through warm sandboxes
     # The look does find what is there: both in one file, in one sandbox.
     both = tmp_path / "both.py"
-    both.write_text(PLANT.replace('raise RuntimeError("planted")', "") + LOOK)
+    wait = "import time\ntime.sleep(2)  # the planted process has exec'd\n"
+    both.write_text(PLANT.replace('raise RuntimeError("planted")', wait) + LOOK)
     third = grade_warm(sandbox, warm, both, **SMALL)
     message = third.error.message
     for where in ("/tmp/assay_mark_a", "/out/assay_mark_a", "process ", "'ASSAY_MARK_A'"):
