@@ -181,9 +181,8 @@ class WarmSlot:
             shutil.copyfile(submission, self.folder / name)
             job = make_job(self.folder, f"/job/{name}")
             write_job(self.early.ready, job)  # ready/job.json, with the slot's progress FIFO
-            make_readable(
-                self.folder
-            )  # files added after the start: the backend's chmod missed them
+            # Files added after the start: the backend made the folder readable before them.
+            make_readable(self.folder)
             self.early.limits = limits
             self.early.progress = progress
             try:
