@@ -118,3 +118,20 @@ def test_bad_reviews_csv_is_refused_with_a_reason(root, tmp_path, rows, fragment
 def test_a_missing_private_tier_names_the_import_command(root):
     with pytest.raises(DatasetError, match="assay data import mnist PATH --test-set"):
         open_dataset("mnist", "full-private", root)
+
+
+def test_the_cli_imports_a_test_set_and_refuses_reviews_without_test_set(root, tmp_path):
+    from click.testing import CliRunner
+
+    from graders.cli import main
+
+    path = tmp_path / "reviews.csv"
+    pd.DataFrame({"text": ["great film", "dull"], "label": [1, 0]}).to_csv(path, index=False)
+    env = {"ASSAY_DATA_DIR": str(root)}
+    runner = CliRunner()
+
+    ok = runner.invoke(main, ["data", "import", "reviews", str(path), "--test-set"], env=env)
+    assert ok.exit_code == 0, ok.output
+    assert "reviews/sample-private" in ok.output
+    refused = runner.invoke(main, ["data", "import", "reviews", str(path)], env=env)
+    assert refused.exit_code != 0 and "--test-set" in refused.output
