@@ -269,6 +269,23 @@ class Challenge:
         """A file of the challenge folder."""
         return self.folder / relative
 
+    def with_bars(self, tier: str, bars: dict[str, float]) -> Challenge:
+        """This challenge with ``tier``'s bars replaced where ``bars`` names a metric.
+
+        An assessment may set a stricter or gentler bar than the challenge's; it may also add
+        a bar on any metric the challenge reports. ``UnknownChallengeError`` for a metric the
+        challenge does not report or a bar outside [0, 1].
+        """
+        unknown = sorted(set(bars) - set(self.spec.metrics))
+        if unknown:
+            raise UnknownChallengeError(
+                f"bar on {', '.join(unknown)}: {self.slug!r} reports only {', '.join(self.spec.metrics)}"
+            )
+        if any(not 0.0 <= float(v) <= 1.0 for v in bars.values()):
+            raise UnknownChallengeError(f"bars must lie between 0 and 1: {bars}")
+        thresholds = {**self.spec.thresholds, tier: {**self.spec.bars(tier), **bars}}
+        return Challenge(self.spec.model_copy(update={"thresholds": thresholds}), self.folder)
+
 
 def _format_error(path: Path, exc: ValidationError) -> str:
     lines = [f"{path}: invalid challenge spec"]

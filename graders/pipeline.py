@@ -69,6 +69,9 @@ class GradeOptions:
     predict_seconds: int | None = None
     memory_mb: int | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: An assessment's own bars for this grading's tier (metric -> bar), replacing the
+    #: challenge's; recorded in the report (``reproducibility["bars_set_by_assessment"]``).
+    bars: dict[str, float] = field(default_factory=dict)
 
 
 # -- one grading run ---------------------------------------------------------------------------
@@ -279,6 +282,8 @@ def _record(
         record[f"{phase}_limits"] = asdict(phase_limits(challenge, phase, tier, options))
     if options.train_limit or options.test_limit:
         record["slice"] = {"train": options.train_limit, "test": options.test_limit}
+    if options.bars:
+        record["bars_set_by_assessment"] = dict(options.bars)
     return record
 
 

@@ -79,6 +79,8 @@ def _grade(slug, source, filename, sandbox, image, options, progress, cancel, wa
     try:
         challenge = get_challenge(slug)
         dataset = open_challenge_dataset(challenge, options.tier)
+        if options.bars:
+            challenge = challenge.with_bars(dataset.tier, options.bars)
     except (UnknownChallengeError, DatasetError) as exc:
         return _platform_failure(slug, exc, with_traceback=False)
     report = blank_report(challenge, dataset)

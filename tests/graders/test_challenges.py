@@ -351,3 +351,19 @@ def test_cli_challenges_schema_prints_every_key():
     assert result.exit_code == 0, result.output
     printed = {line.split()[0] for line in result.output.splitlines()}
     assert printed == {key for key, _, _, _ in schema_rows()}
+
+
+def test_an_assessment_can_set_its_own_bar_on_a_tier():
+    challenge = get_challenge("lenet5-mnist")
+
+    stricter = challenge.with_bars("sample", {"accuracy": 0.97, "f1_macro": 0.9})
+
+    assert stricter.spec.bars("sample") == {"accuracy": 0.97, "f1_macro": 0.9}
+    assert challenge.spec.bars("sample") == {"accuracy": 0.93}  # the challenge is unchanged
+    assert stricter.spec.bars("full") == challenge.spec.bars("full")
+
+
+@pytest.mark.parametrize("bars", [{"roc_auc": 0.9}, {"accuracy": 1.5}])
+def test_a_bar_the_challenge_cannot_judge_is_refused(bars):
+    with pytest.raises(UnknownChallengeError):
+        get_challenge("lenet5-mnist").with_bars("sample", bars)

@@ -263,3 +263,39 @@ def test_the_heartbeat_ticks_on_its_own_thread_until_stopped():
     assert count >= 3 and len(ticks) == count
     assert {e["event"] for e, _ in ticks} == {"heartbeat"}
     assert {name for _, name in ticks} == {"grading-heartbeat"}
+
+
+def test_an_assessments_bars_reach_the_grading(prepared_data, monkeypatch):
+    import graders.service
+    from graders.pipeline import GradeOptions
+
+    seen = {}
+
+    def record(challenge, dataset, *args, **kwargs):
+        seen["bars"] = challenge.spec.bars(dataset.tier)
+        raise KeyError("stop here")
+
+    monkeypatch.setattr(graders.service, "grade", record)
+    grade_submission(
+        challenge="lenet5-mnist",
+        source=b"def build_model():\n    pass\n",
+        filename="s.py",
+        sandbox=object(),
+        options=GradeOptions(bars={"accuracy": 0.97}),
+    )
+
+    assert seen["bars"] == {"accuracy": 0.97}
+
+
+def test_a_bar_on_a_metric_the_challenge_lacks_is_a_platform_failure(prepared_data):
+    from graders.pipeline import GradeOptions
+
+    report = grade_submission(
+        challenge="lenet5-mnist",
+        source=b"def build_model():\n    pass\n",
+        filename="s.py",
+        options=GradeOptions(bars={"roc_auc": 0.9}),
+    )
+
+    assert report.error.code == "platform_error"
+    assert "roc_auc" in report.error.message

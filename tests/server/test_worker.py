@@ -86,8 +86,11 @@ def _attempts(factory, invitation_id) -> int:
 
 
 def test_unknown_options_are_dropped_and_known_ones_kept():
-    options = grade_options({"tier": "sample", "train_limit": 300, "bars": {"accuracy": 0.9}})
+    options = grade_options(
+        {"tier": "sample", "train_limit": 300, "bars": {"accuracy": 0.9}, "colour": "red"}
+    )
     assert (options.tier, options.train_limit) == ("sample", 300)
+    assert options.bars == {"accuracy": 0.9}  # an assessment's own bar reaches the grading
 
 
 def test_a_refused_upload_fails_at_once_and_uses_the_attempt(
