@@ -490,3 +490,9 @@ def similarity_view(submission_id: int, other_id: int):
     return render_template(
         "review/similarity.html", match=match, sides=sides, title_of=svc.challenge_title
     )
+
+
+@bp.app_template_filter("who")
+def who_filter(identity: svc.Identity) -> str:
+    """A candidate as the page's language names them: "Candidate 7" (候选人 7) when blind."""
+    return _("Candidate %(n)d", n=identity.number) if identity.blind else identity.label

@@ -501,3 +501,10 @@ def test_audit_log_is_append_only_and_records_logins(client, db, world, login):
     with pytest.raises(PermissionError):
         db.delete(db.get(AuditEvent, event.id))
         db.commit()
+
+
+def test_a_blind_label_is_in_the_reviewers_language(client, world, login):
+    login(client, world["people"]["reviewer"])
+    client.post("/lang/zh", data={"next": "/"})
+    body = client.get(f"/review/candidates/{world['alice']}").get_data(as_text=True)
+    assert "候选人 1" in body and ALICE not in body
