@@ -215,6 +215,8 @@ class Progress:
     loss: float | None = None
     predicted: int | None = None
     position: int | None = None
+    #: ``"gpu"`` while a queued grading needs a GPU and no GPU worker is alive (placement).
+    waiting_for: str = ""
     passed: bool | None = None
     error_code: str | None = None
     metrics: list = field(default_factory=list)
@@ -229,6 +231,9 @@ def progress(session: Session, submission: Submission) -> Progress:
     result = Progress(status=grading.status, passed=grading.passed, error_code=grading.error_code)
     if grading.status == "queued":
         result.position = _queue_position(session, grading)
+        from server.placement import waiting_for
+
+        result.waiting_for = waiting_for(session, grading)
     for event in grading.events:
         _apply_event(result, event.kind, _loads(event.data_json))
     if grading.report_json:

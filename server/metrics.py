@@ -113,6 +113,24 @@ class AssayCollector:
         histogram.add_metric([], buckets, sum_value=sum(durations))
         yield histogram
 
+        with self.factory() as session:
+            from server.placement import live_workers, waiting_for_gpu_count
+
+            waiting = waiting_for_gpu_count(session)
+            workers = live_workers(session)
+        gpu_wait = GaugeMetricFamily(
+            "assay_gradings_waiting_for_gpu",
+            "Queued gradings that need a GPU while no GPU worker is alive",
+        )
+        gpu_wait.add_metric([], float(waiting))
+        yield gpu_wait
+        alive = GaugeMetricFamily(
+            "assay_workers", "Workers with a recent heartbeat", labels=["kind"]
+        )
+        alive.add_metric(["gpu"], float(sum(1 for w in workers if w.gpus > 0)))
+        alive.add_metric(["cpu"], float(sum(1 for w in workers if w.gpus == 0)))
+        yield alive
+
         expiries = CounterMetricFamily(
             "assay_lease_expiries",
             "Leases that expired (a worker killed, hung or cut off) and were taken back",

@@ -27,9 +27,40 @@ def alembic_config(url: str) -> AlembicConfig:
 
 
 def upgrade(url: str, lock_folder: Path | None = None, revision: str = "head") -> None:
-    """Migrate the database at ``url`` to ``revision``, one process at a time."""
-    with _lock(lock_folder):
+    """Migrate the database at ``url`` to ``revision``, one process at a time.
+
+    On PostgreSQL the processes may be on several hosts (web and worker containers): a
+    session-level advisory lock in the database itself serialises them there.
+    """
+    with _lock(lock_folder), _database_lock(url):
         command.upgrade(alembic_config(url), revision)
+
+
+#: pg_advisory_lock key for migrations (any constant both sides agree on).
+ADVISORY_KEY = 0x61737361  # "assa"
+
+
+@contextmanager
+def _database_lock(url: str):
+    from server.db import make_engine, normalize_url
+
+    if not normalize_url(url).startswith("postgresql"):
+        yield
+        return
+    import sqlalchemy as sa
+
+    engine = make_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
+                conn.commit()
+    finally:
+        engine.dispose()
 
 
 @contextmanager

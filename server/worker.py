@@ -32,7 +32,7 @@ from pathlib import Path
 from huey.consumer import Consumer
 
 from graders.pipeline import GradeOptions
-from server import grading
+from server import grading, placement
 from server.ops import configure_logging, log_context
 from server.queue import QueueSettings, enqueue_grading, pending_ids
 
@@ -125,8 +125,12 @@ class Worker:
         sandbox="auto",
         on_finished: Callable[[int], None] | None = None,
         warm=None,
+        capacity: placement.Capacity | None = None,
     ):
         self.factory, self.huey, self.settings, self.sandbox = factory, huey, settings, sandbox
+        #: What this worker can run (GPUs, gradings at once): ``server.placement``.
+        self.capacity = capacity or placement.Capacity(gpus=0, slots=settings.threads)
+        self.name = grading.worker_id()
         #: A ``graders.warm.WarmPool``: train sandboxes started ahead, one per grading thread.
         self.warm = warm
         #: Called with the grading id once a grading is stored graded or failed (mail).
@@ -141,6 +145,8 @@ class Worker:
     def run_grading(self, grading_id: int) -> str:
         """Claim, grade and store one grading; returns what happened (for logs and tests)."""
         with self.factory() as session:
+            if not placement.may_take(session, grading_id, self.capacity):
+                return self._pass_on(session, grading_id)
             claim = grading.claim(session, grading_id, self.settings.lease_seconds)
         if claim is None:
             return "not claimed"
@@ -188,6 +194,15 @@ class Worker:
             return "dropped"
         return self._store(claim, report)
 
+    def _pass_on(self, session, grading_id: int) -> str:
+        """A GPU grading reached this CPU worker: leave it queued for a GPU worker."""
+        if placement.gpu_worker_alive(session):
+            self.huey.assay_grade.schedule((grading_id,), delay=placement.BOUNCE_SECONDS)
+            return "passed on to a GPU worker"
+        # No GPU worker: the sweeper re-sends a message each round, and the status page
+        # says that the grading waits for one (server.placement.waiting_for).
+        return "waits for a GPU worker"
+
     def _store(self, claim, report) -> str:
         with self.factory() as session:
             return grading.finish(session, claim, report, stopping=self.stopping.is_set())
@@ -200,6 +215,8 @@ class Worker:
 
     def sweep(self) -> None:
         """Requeue expired leases and re-send lost messages (any worker may, at any time)."""
+        with self.factory() as session:
+            placement.heartbeat(session, self.name, self.capacity)
         with self.factory() as session:
             done = grading.requeue_expired(session)
         for kind, ids in done.items():
@@ -310,6 +327,9 @@ def serve(worker: Worker) -> None:
     _current = worker
     settings = worker.settings
     _reap_leftovers()
+    with worker.factory() as session:
+        placement.register(session, worker.name, worker.capacity)
+        session.commit()
     worker.sweep()
     worker.start_sweeper()
     consumer = WorkerConsumer(
@@ -329,6 +349,11 @@ def serve(worker: Worker) -> None:
         if worker.warm is not None:
             worker.warm.close()
         left = worker.hand_back_all("the worker stopped before the grading ended")
+        try:
+            with worker.factory() as session:
+                placement.unregister(session, worker.name)
+        except Exception:  # the database is gone: the row ages out of the registry
+            log.exception("could not remove this worker from the registry")
         if left:
             from sandbox.lifecycle import cleanup_all
 
@@ -397,7 +422,11 @@ def main(*, threads: int | None = None, sandbox: str | None = None) -> None:
 
     chosen = _sandbox(settings.sandbox)
     warm = _warm_pool(chosen, settings.threads)
-    serve(Worker(factory, huey, settings, chosen, on_finished=finished, warm=warm))
+    capacity = placement.Capacity.from_env(settings.threads)
+    log.info("capacity: %d GPU(s), %d grading(s) at once", capacity.gpus, capacity.slots)
+    serve(
+        Worker(factory, huey, settings, chosen, on_finished=finished, warm=warm, capacity=capacity)
+    )
 
 
 def _result_mail(factory, config) -> Callable[[int], None]:

@@ -16,6 +16,7 @@ from server.models.review import (
     ReviewAssignment,
     TheoryReview,
 )
+from server.models.workers import WorkerRecord
 
 __all__ = [
     "ADMIN",
@@ -38,6 +39,7 @@ __all__ = [
     "Reveal",
     "ReviewAssignment",
     "Submission",
+    "WorkerRecord",
     "TheoryAnswer",
     "TheoryReview",
     "User",
