@@ -151,3 +151,97 @@ def segments(code: str, slices: tuple[tuple[int, int], ...]) -> list[tuple[str, 
     if at < len(code):
         pieces.append((code[at:], False))
     return pieces
+
+
+# -- stored flags --------------------------------------------------------------------------------
+# Comparing one submission with every other one costs seconds at 10,000 candidates, so it is
+# done once per submission, after its grading (the worker), and stored in both directions:
+# a report reads its flags with one indexed query.
+
+
+def check(session, submission) -> list[Match]:
+    """Compare ``submission`` with the latest submission of each other candidate of its
+    assessment to the same challenge, and store the flagged pairs (both directions) and that
+    it was checked. Safe to call again: its pairs are replaced. The caller commits."""
+    import sqlalchemy as sa
+
+    from server.models import SimilarityCheck, SimilarityPair
+    from server.review.service import comparable
+
+    pool = comparable(session, submission)
+    codes = {sid: code_of(s.filename, s.source) for sid, s in pool.items()}
+    found = matches_for(submission.challenge_slug, submission.id, codes)
+    session.execute(
+        sa.delete(SimilarityPair).where(
+            sa.or_(
+                SimilarityPair.submission_id == submission.id,
+                SimilarityPair.other_id == submission.id,
+            )
+        )
+    )
+    session.add_all(
+        SimilarityPair(
+            submission_id=a, other_id=b, share_mine=mine, share_theirs=theirs, share=m.share
+        )
+        for m in found
+        for a, b, mine, theirs in (
+            (m.a, m.b, m.share_a, m.share_b),
+            (m.b, m.a, m.share_b, m.share_a),
+        )
+    )
+    if session.get(SimilarityCheck, submission.id) is None:
+        session.add(SimilarityCheck(submission_id=submission.id))
+    session.flush()
+    return found
+
+
+def flags(session, submission) -> list[tuple[Match, int]]:
+    """Stored flags of ``submission``, biggest first, as (match, other's invitation id); only
+    pairs whose other submission is still its candidate's latest to this challenge. Checks
+    the submission first when it never was (graded before flags were stored)."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import aliased
+
+    from server.models import SimilarityCheck, SimilarityPair, Submission
+
+    if session.get(SimilarityCheck, submission.id) is None:
+        check(session, submission)
+        session.commit()
+    other = aliased(Submission)
+    newer = aliased(Submission)
+    rows = session.execute(
+        sa.select(SimilarityPair, other.invitation_id)
+        .join(other, other.id == SimilarityPair.other_id)
+        .where(
+            SimilarityPair.submission_id == submission.id,
+            other.invitation_id != submission.invitation_id,
+            ~sa.exists().where(
+                newer.invitation_id == other.invitation_id,
+                newer.challenge_slug == other.challenge_slug,
+                newer.id > other.id,
+            ),
+        )
+        .order_by(SimilarityPair.share.desc(), SimilarityPair.other_id)
+    ).all()
+    return [
+        (Match(p.submission_id, p.other_id, p.share_mine, p.share_theirs, (), ()), invitation_id)
+        for p, invitation_id in rows
+    ]
+
+
+def after_grading(factory):
+    """A worker's after-grading step: check the graded submission's similarity once (a
+    re-grade of the same code keeps its flags)."""
+
+    def step(grading_id: int) -> None:
+        from server.models import Grading, SimilarityCheck
+
+        with factory() as session:
+            submission = session.get(Grading, grading_id).submission
+            if submission.invitation_id is None:
+                return
+            if session.get(SimilarityCheck, submission.id) is None:
+                check(session, submission)
+                session.commit()
+
+    return step

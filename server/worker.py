@@ -412,9 +412,12 @@ def main(*, threads: int | None = None, sandbox: str | None = None) -> None:
 
     retention.start_thread(factory)  # candidates' data past their assessment's retention period
     hook = webhooks.graded_hook(factory)
+    from server import similarity
+
+    flags = similarity.after_grading(factory)  # stored once: the report page only reads them
 
     def finished(grading_id: int) -> None:
-        for step in (mail, hook):  # a mail that fails must not stop the webhook, nor back
+        for step in (mail, hook, flags):  # a mail that fails must not stop the webhook, nor back
             try:
                 step(grading_id)
             except Exception:

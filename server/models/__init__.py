@@ -16,6 +16,7 @@ from server.models.review import (
     ReviewAssignment,
     TheoryReview,
 )
+from server.models.similarity import SimilarityCheck, SimilarityPair
 from server.models.workers import WorkerRecord
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "RetentionPolicy",
     "Reveal",
     "ReviewAssignment",
+    "SimilarityCheck",
+    "SimilarityPair",
     "Submission",
     "WorkerRecord",
     "TheoryAnswer",

@@ -706,9 +706,8 @@ def comparable(session: Session, submission: Submission) -> dict[int, Submission
 
 
 def similar(session: Session, submission: Submission):
-    """Flagged pairs of ``submission`` with other candidates' (similarity.Match list)."""
+    """Flagged pairs of ``submission`` with other candidates', as stored after its grading
+    (similarity.flags): a list of (similarity.Match, the other's invitation id)."""
     from server import similarity
 
-    pool = comparable(session, submission)
-    codes = {sid: similarity.code_of(s.filename, s.source) for sid, s in pool.items()}
-    return similarity.matches_for(submission.challenge_slug, submission.id, codes), pool
+    return similarity.flags(session, submission)
