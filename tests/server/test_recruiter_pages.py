@@ -1,0 +1,38 @@
+"""The recruiter's assessment page lists invitations newest first, a page at a time, so an
+assessment with thousands of candidates answers as fast as one with a few."""
+
+from __future__ import annotations
+
+from server.recruiter.routes import PER_PAGE
+
+
+def test_invitations_come_a_page_at_a_time_newest_first(
+    client, make_user, make_assessment, make_invitation, login
+):
+    recruiter = make_user(role="recruiter")
+    assessment = make_assessment(owner=recruiter)
+    n = PER_PAGE + 3
+    for i in range(n):
+        make_invitation(assessment=assessment, candidate_name=f"Person {i:03d}")
+    login(client, recruiter)
+    url = f"/recruiter/assessments/{assessment.id}"
+    first = client.get(url).get_data(as_text=True)
+    assert "Person 052" in first and "Person 003" in first and "Person 002" not in first
+    assert f"page 1 of 2 ({n} candidates)" in first and f"{url}?page=2" in first
+    second = client.get(f"{url}?page=2").get_data(as_text=True)
+    assert all(f"Person {i:03d}" in second for i in range(3)) and "Person 003" not in second
+    assert f"{url}?page=1" in second
+    # A page past the end shows the last one; not a number, the first.
+    assert "Person 000" in client.get(f"{url}?page=9").get_data(as_text=True)
+    assert "Person 052" in client.get(f"{url}?page=x").get_data(as_text=True)
+
+
+def test_a_small_assessment_has_no_pager(
+    client, make_user, make_assessment, make_invitation, login
+):
+    recruiter = make_user(role="recruiter")
+    assessment = make_assessment(owner=recruiter)
+    make_invitation(assessment=assessment, candidate_name="Only One")
+    login(client, recruiter)
+    page = client.get(f"/recruiter/assessments/{assessment.id}").get_data(as_text=True)
+    assert "Only One" in page and 'class="pager"' not in page
