@@ -61,11 +61,15 @@ OPEN_ROUTES = {
     "auth.logout",
     "auth.home",
 }
+#: Operations endpoints: a load balancer and a Prometheus scraper call them without a login,
+#: so every visitor gets the same answer, and it names no one.
+OPS_ROUTES = {"ops.readyz": "/readyz", "ops.metrics": "/metrics"}
 
 
 def test_every_route_is_in_the_table(app):
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
     known = set(ADMIN_ROUTES) | set(RECRUITER_ROUTES) | set(CANDIDATE_ROUTES) | OPEN_ROUTES
+    known |= set(OPS_ROUTES)
     # The review pages and the API have their own route x role tables, each checked complete
     # in test_review.py and test_api.py.
     known |= {endpoint for endpoint in endpoints if endpoint.startswith(("review.", "api."))}
@@ -255,3 +259,15 @@ def test_logout_needs_a_post(client, make_user, login):
     assert client.get("/logout").status_code == 405
     assert client.post("/logout").status_code == 302
     assert client.get("/recruiter/").status_code == 302
+
+
+@pytest.mark.parametrize("who", ["anonymous", "admin", "owner", "reviewer"])
+@pytest.mark.parametrize("endpoint", sorted(OPS_ROUTES))
+def test_ops_routes_answer_everyone_alike_and_name_no_one(app, world, login, who, endpoint):
+    client = app.test_client()
+    if who != "anonymous":
+        login(client, world["people"][who])
+    response = client.get(OPS_ROUTES[endpoint])
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert "Alice Secret" not in body and "@example.test" not in body
