@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from graders.catalogue import error_info
 from graders.report import ErrorInfo, Report
+from server import summary
 from server.models.base import utcnow
 from server.models.grading import (
     FAILED,
@@ -370,6 +371,7 @@ def _store(
         .execution_options(synchronize_session=False)
     )
     _append_event(session, claim.grading_id, {"event": "status", "status": status}, now)
+    summary.touch_submission(session, claim.submission_id)  # outcome, headline, attempts
     session.commit()
     return status
 
@@ -496,6 +498,7 @@ def _give_up_expired(session: Session, where, grading_id: int, note: str, now) -
         .execution_options(synchronize_session=False)
     )
     _append_event(session, grading_id, {"event": "status", "status": FAILED}, now)
+    summary.touch_submission(session, grading.submission_id)
     session.commit()
     return True
 

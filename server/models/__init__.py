@@ -10,6 +10,7 @@ from server.models.mail import MailOutbox
 from server.models.review import (
     DECISIONS,
     AuditEvent,
+    CandidateSummary,
     Decision,
     RetentionPolicy,
     Reveal,
@@ -31,6 +32,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Base",
+    "CandidateSummary",
     "Decision",
     "Grading",
     "Invitation",
@@ -50,3 +52,6 @@ __all__ = [
     "WebhookDelivery",
     "utcnow",
 ]
+
+# The summaries' session listeners, wherever models are used (web, worker, CLI, tests).
+import server.summary  # noqa: E402, F401

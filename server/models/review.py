@@ -122,3 +122,23 @@ class RetentionPolicy(Base):
     )
     days: Mapped[int]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CandidateSummary(Base):
+    """What the candidates table sorts and filters by, one row per invitation, kept up to
+    date by ``server.summary`` whenever a submission, grading, decision or answer changes."""
+
+    __tablename__ = "candidate_summaries"
+    __table_args__ = (
+        sa.Index("ix_candidate_summaries_assessment_outcome", "assessment_id", "outcome"),
+    )
+
+    invitation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("invitations.id", ondelete="CASCADE"), primary_key=True
+    )
+    assessment_id: Mapped[int] = mapped_column(sa.ForeignKey("assessments.id", ondelete="CASCADE"))
+    outcome: Mapped[str] = mapped_column(sa.String(16))
+    headline: Mapped[float | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    minutes_used: Mapped[float | None]
+    decision: Mapped[str | None] = mapped_column(sa.String(16))

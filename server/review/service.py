@@ -320,25 +320,100 @@ def candidates_table(
 ) -> Table:
     """One row per candidate, filtered, sorted and cut to one page on the server.
 
-    Every row is built from a few column queries (no ORM objects: 10,000 candidates would
-    load 40,000 of them); only the page's rows load their invitation for the state and the
-    theory total. Sorting by state is the exception: it reads every invitation.
+    Sorting, filtering and counting read the candidates' summaries (``server.summary``): one
+    SQL query each, whatever the number of candidates; only the page's rows are then built
+    from their submissions, gradings and answers. Sorting by state is the exception (the
+    state depends on the time of the request): it builds every row.
     """
+    from server import summary
+
     sort = sort if sort in SORTS else "candidate"
-    people = session.execute(
-        sa.select(
-            Invitation.id,
-            Invitation.candidate_name,
-            Invitation.candidate_email,
-            Invitation.opened_at,
+    outcome = outcome if outcome in OUTCOMES else None
+    if sort == "state":
+        return _table_in_python(session, user, assessment, descending, outcome, page, per_page, now)
+    summary.ensure(session, assessment)
+    counts = summary.counts(session, assessment.id)
+    total = counts.get(outcome, 0) if outcome else sum(counts.values())
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    revealed_only = user.id if blinds(user, assessment) else None
+    ids = summary.page_ids(
+        session,
+        assessment.id,
+        sort=sort,
+        descending=descending,
+        outcome=outcome,
+        blind_for=revealed_only,
+        limit=per_page,
+        offset=(page - 1) * per_page,
+    )
+    shown = build_rows(session, assessment, ids, user=user)
+    _fill(session, shown, now, theory=True)
+    return Table(
+        shown,
+        total,
+        page,
+        pages,
+        sort,
+        descending,
+        outcome,
+        {name: counts.get(name, 0) for name in OUTCOMES},
+    )
+
+
+def _table_in_python(session, user, assessment, descending, outcome, page, per_page, now) -> Table:
+    rows = build_rows(session, assessment, None, user=user)
+    counts = {name: sum(1 for r in rows if r.outcome == name) for name in OUTCOMES}
+    if outcome:
+        rows = [r for r in rows if r.outcome == outcome]
+    _fill(session, rows, now, theory=False)
+    rows.sort(key=_sort_key("state"), reverse=descending)
+    total = len(rows)
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    shown = rows[(page - 1) * per_page : page * per_page]
+    _fill(session, shown, now, theory=True)
+    return Table(shown, total, page, pages, "state", descending, outcome, counts)
+
+
+def build_rows(
+    session: Session, assessment: Assessment, ids: list[int] | None, *, user: User | None
+) -> list[CandidateRow]:
+    """The table's rows of invitations ``ids`` (every one of the assessment when None), in
+    that order, without state and theory total (``_fill``); names as ``user`` sees them
+    (None: unblinded, for summaries). A few column queries, no ORM objects."""
+    if ids is not None and not ids:
+        return []
+    mine_only = (
+        (lambda column: column.in_(ids))
+        if ids is not None
+        else (
+            lambda column: column.in_(
+                sa.select(Invitation.id).where(Invitation.assessment_id == assessment.id)
+            )
         )
-        .where(Invitation.assessment_id == assessment.id)
-        .order_by(Invitation.id)
-    ).all()
-    ids = [p.id for p in people]
-    revealed = revealed_ids(session, user, ids) if blinds(user, assessment) else None
-    decisions = latest_decisions(session, ids) if ids else {}
-    in_assessment = sa.select(Invitation.id).where(Invitation.assessment_id == assessment.id)
+    )
+    people = {
+        p.id: p
+        for p in session.execute(
+            sa.select(
+                Invitation.id,
+                Invitation.candidate_name,
+                Invitation.candidate_email,
+                Invitation.opened_at,
+            )
+            .where(Invitation.assessment_id == assessment.id, mine_only(Invitation.id))
+            .order_by(Invitation.id)
+        )
+    }
+    order = list(people) if ids is None else [i for i in ids if i in people]
+    numbers = candidate_numbers(session, assessment.id)
+    revealed = (
+        revealed_ids(session, user, order)
+        if user is not None and blinds(user, assessment)
+        else None
+    )
+    decisions = latest_decisions(session, order) if order else {}
     subs = session.execute(
         sa.select(
             Submission.id,
@@ -347,13 +422,13 @@ def candidates_table(
             Submission.counts_as_attempt,
             Submission.created_at,
         )
-        .where(Submission.invitation_id.in_(in_assessment))
+        .where(mine_only(Submission.invitation_id))
         .order_by(Submission.id)
     ).all()
     newest = (
         sa.select(sa.func.max(Grading.id))
         .join(Submission, Submission.id == Grading.submission_id)
-        .where(Submission.invitation_id.in_(in_assessment))
+        .where(mine_only(Submission.invitation_id))
         .group_by(Grading.submission_id)
     )
     gradings = {
@@ -371,7 +446,7 @@ def candidates_table(
     answered = dict(
         session.execute(
             sa.select(TheoryAnswer.invitation_id, sa.func.max(TheoryAnswer.submitted_at))
-            .where(TheoryAnswer.invitation_id.in_(in_assessment))
+            .where(mine_only(TheoryAnswer.invitation_id))
             .group_by(TheoryAnswer.invitation_id)
         ).all()
     )
@@ -381,7 +456,9 @@ def candidates_table(
         by_person.setdefault(sub.invitation_id, []).append(sub)
     slugs = assessment.challenge_slugs
     rows = []
-    for number, person in enumerate(people, start=1):
+    for invitation_id in order:
+        person = people[invitation_id]
+        number = numbers.get(person.id, 0)
         mine = by_person.get(person.id, [])
         cells = []
         for slug in slugs:
@@ -426,20 +503,7 @@ def candidates_table(
                 decision=decision.decision if decision else None,
             )
         )
-    counts = {name: sum(1 for r in rows if r.outcome == name) for name in OUTCOMES}
-    if outcome in OUTCOMES:
-        rows = [r for r in rows if r.outcome == outcome]
-    else:
-        outcome = None
-    if sort == "state":
-        _fill(session, rows, now, theory=False)
-    rows.sort(key=_sort_key(sort), reverse=descending)
-    total = len(rows)
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    shown = rows[(page - 1) * per_page : page * per_page]
-    _fill(session, shown, now, theory=True)
-    return Table(shown, total, page, pages, sort, descending, outcome, counts)
+    return rows
 
 
 def _fill(session: Session, rows: list[CandidateRow], now, *, theory: bool) -> None:

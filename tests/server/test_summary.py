@@ -1,0 +1,158 @@
+"""Candidate summaries: the candidates table sorted, filtered and counted in SQL gives the
+same rows, in the same order, as building every row in Python; the summaries follow the
+gradings, decisions and submissions as they happen."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from server import grading as g
+from server.models import (
+    Assessment,
+    CandidateSummary,
+    Decision,
+    Grading,
+    Reveal,
+    ReviewAssignment,
+    Submission,
+    User,
+    utcnow,
+)
+from server.review import service as svc
+from tests.server.test_review import _submission, graded_report
+
+
+@pytest.fixture
+def crowd(db, make_user, make_assessment, make_invitation):
+    """Fifteen candidates: passed with different accuracies (some equal), below the bar,
+    failed runs, in progress, not started; decisions on some; one revealed."""
+    owner = make_user(role="recruiter")
+    reviewer = make_user(role="reviewer")
+    assessment = make_assessment(owner=owner)
+    db.add(ReviewAssignment(assessment_id=assessment.id, user_id=reviewer.id))
+    now = utcnow()
+    names = ["zoe", "Adam", "émile", "bob", "Carl", "dora", "Eve", "fay", "Gus", "hal"]
+    names += ["Ida", "jon", "Kim", "lee", "Mo"]
+    invitations = []
+    for i, name in enumerate(names):
+        invitation, _ = make_invitation(
+            assessment=assessment, candidate_name=name, opened_at=now - timedelta(minutes=i)
+        )
+        invitations.append(invitation)
+        kind = i % 5
+        if kind == 0:
+            _submission(db, invitation, graded_report(accuracy_errors=i % 3 * 4), "graded")
+        elif kind == 1:
+            _submission(db, invitation, graded_report(accuracy_errors=120), "graded")
+        elif kind == 2:
+            failed = graded_report()
+            failed.status, failed.verdict = "failed", None
+            _submission(db, invitation, failed, "failed")
+        elif kind == 3:
+            _submission(db, invitation, None, "running")
+        if i % 4 == 0:
+            db.add(
+                Decision(invitation_id=invitation.id, decision=("advance", "reject")[i % 8 // 4])
+            )
+    db.add(Reveal(invitation_id=invitations[3].id, user_id=reviewer.id))
+    db.commit()
+    return {"assessment": assessment, "owner": owner, "reviewer": reviewer, "inv": invitations}
+
+
+def _python_order(db, user, assessment, sort, descending, outcome):
+    rows = svc.build_rows(db, assessment, None, user=user)
+    if outcome:
+        rows = [r for r in rows if r.outcome == outcome]
+    rows.sort(key=svc._sort_key(sort), reverse=descending)
+    return [r.invitation_id for r in rows]
+
+
+@pytest.mark.parametrize("who", ["owner", "reviewer"])
+@pytest.mark.parametrize("sort", [s for s in svc.SORTS if s != "state"])
+def test_sql_order_and_filters_match_the_rows_built_in_python(db, crowd, who, sort):
+    user, assessment = crowd[who], crowd["assessment"]
+    for descending in (False, True):
+        for outcome in (None, *svc.OUTCOMES):
+            expected = _python_order(db, user, assessment, sort, descending, outcome)
+            got = []
+            for page in (1, 2, 3, 4):
+                table = svc.candidates_table(
+                    db,
+                    user,
+                    assessment,
+                    sort=sort,
+                    descending=descending,
+                    outcome=outcome,
+                    page=page,
+                    per_page=4,
+                )
+                if table.page == page:
+                    got += [r.invitation_id for r in table.rows]
+            assert got == expected, (sort, descending, outcome)
+            assert table.total == len(expected)
+
+
+def test_counts_and_rows_match_the_python_rows(db, crowd):
+    user, assessment = crowd["reviewer"], crowd["assessment"]
+    table = svc.candidates_table(db, user, assessment, per_page=100)
+    built = {r.invitation_id: r for r in svc.build_rows(db, assessment, None, user=user)}
+    assert table.counts == {o: sum(r.outcome == o for r in built.values()) for o in svc.OUTCOMES}
+    for row in table.rows:
+        assert (row.who.label, row.outcome, row.attempts, row.decision) == (
+            built[row.invitation_id].who.label,
+            built[row.invitation_id].outcome,
+            built[row.invitation_id].attempts,
+            built[row.invitation_id].decision,
+        )
+    labels = [r.who.label for r in table.rows]
+    assert labels[0] == "bob"  # revealed: "bob" sorts before "candidate 1"
+    assert all(label.startswith("Candidate ") for label in labels[1:])  # blind review holds
+
+
+def _summary(db, invitation_id) -> CandidateSummary:
+    db.expire_all()
+    return db.get(CandidateSummary, invitation_id)
+
+
+def test_summaries_follow_submissions_gradings_and_decisions(app, db, crowd, make_invitation):
+    assessment: Assessment = crowd["assessment"]
+    invitation, _ = make_invitation(assessment=assessment, opened_at=utcnow())
+    assert _summary(db, invitation.id).outcome == "not_started"
+    submission = _submission(db, invitation, None, "queued")
+    assert _summary(db, invitation.id).outcome == "pending"
+    sessions = app.extensions["assay.sessions"]
+    grading_id = submission.gradings[0].id
+    with sessions() as session:  # the worker's path: SQL statements, not the ORM
+        claim = g.claim(session, grading_id, 60)
+    with sessions() as session:
+        assert g.finish(session, claim, graded_report(accuracy_errors=120)) == "graded"
+    summary = _summary(db, invitation.id)
+    assert summary.outcome == "below_bar" and summary.headline == pytest.approx(0.4)
+    assert summary.attempts == 1
+    db.add(Decision(invitation_id=invitation.id, decision="hold"))
+    db.commit()
+    assert _summary(db, invitation.id).decision == "hold"
+    reviewer: User = crowd["reviewer"]
+    below = svc.candidates_table(db, reviewer, assessment, outcome="below_bar", per_page=100)
+    assert invitation.id in [r.invitation_id for r in below.rows]
+
+
+def test_an_assessment_without_summaries_gets_them_on_its_first_view(db, crowd):
+    assessment = crowd["assessment"]
+    db.execute(sa.delete(CandidateSummary))
+    db.commit()
+    table = svc.candidates_table(db, crowd["owner"], assessment, per_page=100)
+    assert table.total == len(crowd["inv"])
+    count = sa.select(sa.func.count()).select_from(CandidateSummary)
+    assert db.scalar(count) == len(crowd["inv"])
+
+
+def test_a_regrade_makes_the_candidate_pending_again(db, crowd):
+    first = crowd["inv"][0]
+    submission = db.scalar(sa.select(Submission).where(Submission.invitation_id == first.id))
+    submission.gradings.append(Grading(status="queued"))
+    db.commit()
+    assert _summary(db, first.id).outcome == "pending"
