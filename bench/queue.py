@@ -15,10 +15,18 @@ after) to:
   claim, loading the submission, opening the dataset, the upload checks, staging the job
   folder. The backend's own start (a container: about 0.3 s) comes after this point.
 
+- **code** (with ``--start``): the harness is about to run the candidate's code (its
+  ``phase: start`` event, sent after its imports): the wait a candidate actually has. The
+  train limit is then 60 s, so the harness gets that far; the trivial job raises at once.
+
+``--warm`` (issue 14, implies ``--start``): the worker keeps its warm train sandbox
+(``graders.warm``; without it the worker runs with ``ASSAY_WARM=0``); ``--gap S`` waits S
+seconds between submissions, so an idle worker's warm sandbox has finished its imports.
 Times are the worker's event timestamps against this process's clock (same machine).
 Usage:
 
     .venv/bin/python bench/queue.py [--n 50] [--sandbox auto|docker|bwrap]
+    .venv/bin/python bench/queue.py --n 50 --start --gap 8 [--warm]
 """
 
 # ruff: noqa: E402 (sys.path is fixed before the standard library is imported)
@@ -45,6 +53,11 @@ ROOT = Path(__file__).resolve().parent.parent
 TRIVIAL = b'raise RuntimeError("a trivial job: nothing to train")\n'
 #: Stops each grading about a second after its sandbox starts.
 OPTIONS = {"train_limit": 100, "test_limit": 100, "train_seconds": 1, "predict_seconds": 1}
+#: With --start: long enough for a cold sandbox's imports, so the harness reaches the code.
+START_OPTIONS = {**OPTIONS, "train_seconds": 60}
+
+
+STEPS = (("claimed", "status:running"), ("sandbox", "train:sandbox"), ("code", "train:start"))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -74,7 +87,7 @@ def _events(factory, grading_id: int) -> dict[str, datetime]:
     return seen
 
 
-def _submit(factory) -> tuple[int, datetime]:
+def _submit(factory, options=OPTIONS) -> tuple[int, datetime]:
     from server.grading import enqueue_submission
     from server.models import Submission, utcnow
 
@@ -87,7 +100,7 @@ def _submit(factory) -> tuple[int, datetime]:
             size=len(TRIVIAL),
         )
         session.add(sub)
-        grading = enqueue_submission(session, sub, OPTIONS)
+        grading = enqueue_submission(session, sub, options)
         session.flush()
         queued = utcnow()
         session.commit()  # the id goes to the queue here (after commit)
@@ -110,13 +123,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=50)
     parser.add_argument("--sandbox", default="auto", choices=["auto", "docker", "bwrap"])
+    parser.add_argument("--start", action="store_true", help="also time enqueue -> code")
+    parser.add_argument("--warm", action="store_true", help="the worker keeps warm sandboxes")
+    parser.add_argument("--gap", type=float, default=0.0, help="seconds between submissions")
     args = parser.parse_args()
+    args.start = args.start or args.warm
+    options = START_OPTIONS if args.start else OPTIONS
 
     from graders.datasets import prepare
 
     prepare(["mnist"])
     instance = Path(tempfile.mkdtemp(prefix="assay-bench-queue-"))
     os.environ.update(ASSAY_INSTANCE=str(instance), ASSAY_SANDBOX=args.sandbox)
+    os.environ["ASSAY_WARM"] = "1" if args.warm else "0"
     os.environ.pop("ASSAY_QUEUE_URL", None)
     os.environ.pop("ASSAY_DATABASE_URL", None)
 
@@ -136,13 +155,14 @@ def main() -> None:
     )
     rows = []
     try:
-        _wait_done(factory, _submit(factory)[0], worker)  # warm-up: imports, first container
+        _wait_done(factory, _submit(factory, options)[0], worker)  # warm-up: imports, first run
         for i in range(args.n):
-            grading_id, queued = _submit(factory)
+            time.sleep(args.gap)
+            grading_id, queued = _submit(factory, options)
             seen = _wait_done(factory, grading_id, worker)
             row = {
                 name: (seen[key] - queued).total_seconds() * 1000
-                for name, key in (("claimed", "status:running"), ("sandbox", "train:sandbox"))
+                for name, key in STEPS
                 if key in seen
             }
             rows.append(row)
@@ -152,8 +172,9 @@ def main() -> None:
         worker.wait(60)
         log.close()
 
-    print(f"\n{args.n} submissions, one at a time, sandbox {args.sandbox}, instance {instance}")
-    for name in ("claimed", "sandbox"):
+    mode = ("warm" if args.warm else "cold") + f" train sandbox, gap {args.gap:g} s"
+    print(f"\n{args.n} submissions, one at a time, sandbox {args.sandbox}, {mode}, {instance}")
+    for name, _key in STEPS:
         values = [row[name] for row in rows if name in row]
         if values:
             print(
