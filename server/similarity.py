@@ -65,7 +65,9 @@ def _boilerplate(slug: str) -> tuple:
     return tuple(_fingerprint(starter, ()).hashes)
 
 
-@lru_cache(maxsize=4096)
+# Large enough for every latest submission of a 10,000-candidate assessment: a smaller
+# cache is emptied by each check (it walks them all in order) and fingerprints every time.
+@lru_cache(maxsize=16384)
 def _cached(code: str, slug: str) -> CodeFingerprint:
     return _fingerprint(code, _boilerplate(slug))
 
@@ -195,7 +197,7 @@ def check(session, submission) -> list[Match]:
     return found
 
 
-def flags(session, submission) -> list[tuple[Match, int]]:
+def flags(session, submission, limit: int | None = None) -> list[tuple[Match, int]]:
     """Stored flags of ``submission``, biggest first, as (match, other's invitation id); only
     pairs whose other submission is still its candidate's latest to this challenge. Checks
     the submission first when it never was (graded before flags were stored)."""
@@ -222,6 +224,7 @@ def flags(session, submission) -> list[tuple[Match, int]]:
             ),
         )
         .order_by(SimilarityPair.share.desc(), SimilarityPair.other_id)
+        .limit(limit)
     ).all()
     return [
         (Match(p.submission_id, p.other_id, p.share_mine, p.share_theirs, (), ()), invitation_id)

@@ -293,7 +293,7 @@ def report(submission_id: int):
         render.notebook_cells(submission.source) if submission.filename.endswith(".ipynb") else None
     )
     logs = {name: render.log_tail(text) for name, text in (data.get("logs") or {}).items()}
-    flagged = svc.similar(session, submission)[:SIMILAR_SHOWN]
+    flagged = svc.similar(session, submission, SIMILAR_SHOWN)
     similar = svc.identities(session, current_user, invitation.assessment, [i for _m, i in flagged])
     similar = list(zip([m for m, _i in flagged], similar, strict=True))
     return render_template(

@@ -148,14 +148,32 @@ class Identity:
     email: str | None
 
 
-def candidate_numbers(session: Session, assessment_id: int) -> dict[int, int]:
-    """Invitation id -> its stable number in the assessment (1 for the first invited)."""
-    ids = session.scalars(
-        sa.select(Invitation.id)
+def candidate_numbers(session: Session, assessment_id: int, only=None) -> dict[int, int]:
+    """Invitation id -> its stable number in the assessment (1 for the first invited), of
+    every invitation or of those in ``only`` (numbered by the database in one pass)."""
+    if only is None:
+        ids = session.scalars(
+            sa.select(Invitation.id)
+            .where(Invitation.assessment_id == assessment_id)
+            .order_by(Invitation.id)
+        )
+        return {invitation_id: n for n, invitation_id in enumerate(ids, start=1)}
+    only = list(only)
+    if not only:
+        return {}
+    numbered = (
+        sa.select(
+            Invitation.id.label("id"),
+            sa.func.row_number().over(order_by=Invitation.id).label("number"),
+        )
         .where(Invitation.assessment_id == assessment_id)
-        .order_by(Invitation.id)
+        .subquery()
     )
-    return {invitation_id: n for n, invitation_id in enumerate(ids, start=1)}
+    return dict(
+        session.execute(
+            sa.select(numbered.c.id, numbered.c.number).where(numbered.c.id.in_(only))
+        ).all()
+    )
 
 
 def revealed_ids(session: Session, user: User, invitation_ids) -> set[int]:
@@ -179,7 +197,9 @@ def identity(
     session: Session, user: User, invitation: Invitation, number: int | None = None
 ) -> Identity:
     if number is None:
-        number = candidate_numbers(session, invitation.assessment_id).get(invitation.id, 0)
+        number = candidate_numbers(session, invitation.assessment_id, [invitation.id]).get(
+            invitation.id, 0
+        )
     blind = blinds(user, invitation.assessment) and not revealed_ids(session, user, [invitation.id])
     return _identity(invitation, number, blind)
 
@@ -190,7 +210,7 @@ def identities(
     """``identity`` of several candidates of one assessment, in three queries."""
     if not invitation_ids:
         return []
-    numbers = candidate_numbers(session, assessment.id)
+    numbers = candidate_numbers(session, assessment.id, invitation_ids)
     shown = revealed_ids(session, user, invitation_ids) if blinds(user, assessment) else None
     loaded = {
         i.id: i
@@ -407,7 +427,7 @@ def build_rows(
         )
     }
     order = list(people) if ids is None else [i for i in ids if i in people]
-    numbers = candidate_numbers(session, assessment.id)
+    numbers = candidate_numbers(session, assessment.id, None if ids is None else order)
     revealed = (
         revealed_ids(session, user, order)
         if user is not None and blinds(user, assessment)
@@ -769,9 +789,9 @@ def comparable(session: Session, submission: Submission) -> dict[int, Submission
     return {row.id: row for row in latest.values()}
 
 
-def similar(session: Session, submission: Submission):
+def similar(session: Session, submission: Submission, limit: int | None = None):
     """Flagged pairs of ``submission`` with other candidates', as stored after its grading
     (similarity.flags): a list of (similarity.Match, the other's invitation id)."""
     from server import similarity
 
-    return similarity.flags(session, submission)
+    return similarity.flags(session, submission, limit)
