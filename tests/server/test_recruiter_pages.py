@@ -36,3 +36,23 @@ def test_a_small_assessment_has_no_pager(
     login(client, recruiter)
     page = client.get(f"/recruiter/assessments/{assessment.id}").get_data(as_text=True)
     assert "Only One" in page and 'class="pager"' not in page
+
+
+def test_each_rows_forms_carry_a_working_csrf_token(
+    app, client, db, make_user, make_assessment, make_invitation, login
+):
+    import re
+
+    recruiter = make_user(role="recruiter")
+    assessment = make_assessment(owner=recruiter)
+    invitation, _ = make_invitation(assessment=assessment, candidate_name="Rowan")
+    login(client, recruiter)
+    app.config["WTF_CSRF_ENABLED"] = True
+    page = client.get(f"/recruiter/assessments/{assessment.id}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    base = f"/recruiter/invitations/{invitation.id}"
+    assert client.post(f"{base}/extend", data={"days": "3"}).status_code == 400  # no token
+    assert client.post(f"{base}/extend", data={"days": "3", "csrf_token": token}).status_code == 302
+    assert client.post(f"{base}/revoke", data={"csrf_token": token}).status_code == 302
+    db.expire_all()
+    assert invitation.revoked_at is not None
