@@ -66,6 +66,13 @@ def grade_with(sandbox, prepared_data):
 
 
 @pytest.fixture
+def grade_in_docker(skip_or_fail, prepared_data):
+    """grade_with in the production backend only, for the slowest end-to-end runs (the
+    BiLSTM reference trains ~2.5 min); the LeNet reference covers both backends."""
+    return grader(make_sandbox("docker", skip_or_fail))
+
+
+@pytest.fixture
 def grade_once(bwrap_only, prepared_data):
     """grade_with for tests of backend-independent behaviour: one backend is enough."""
     return grader(bwrap_only)

@@ -47,8 +47,9 @@ def test_reference_lenet_passes_with_progress_and_record(grade_with):
     assert report.test_labels == "public" and report.flags == []
 
 
-def test_reference_sentiment_passes_on_sample_tier(grade_with):
-    report = grade_with(SENTIMENT.path("reference/solution.py"), "sentiment-bilstm")
+@pytest.mark.docker
+def test_reference_sentiment_passes_on_sample_tier(grade_in_docker):
+    report = grade_in_docker(SENTIMENT.path("reference/solution.py"), "sentiment-bilstm")
     assert report.status == "graded", report.error
     assert report.passed, report.verdict
     assert report.test.roc is not None and report.test.value("roc_auc") >= 0.75
