@@ -60,7 +60,9 @@ def test_owned_work_dir_is_tagged_tracked_and_removed():
     assert f"folder {work}" not in lifecycle.live()
 
 
-def test_cleanup_all_runs_every_cleanup_even_when_one_fails():
+def test_cleanup_all_runs_every_cleanup_even_when_one_fails(monkeypatch):
+    # A registry of its own: sandboxes other tests of this process still hold are not ours.
+    monkeypatch.setattr(lifecycle, "_live", {})
     ran = []
 
     def broken():
