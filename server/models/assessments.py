@@ -24,6 +24,10 @@ class Assessment(Base):
     dataset_tier: Mapped[str] = mapped_column(sa.String(16), default="sample")
     show_scores_to_candidate: Mapped[bool] = mapped_column(default=False)
     blind_review: Mapped[bool] = mapped_column(default=True)
+    #: Candidates may read the theory explanations page once they have submitted.
+    show_explanations_to_candidate: Mapped[bool] = mapped_column(
+        default=False, server_default=sa.false()
+    )
     #: Theory question ids from graders.theory's bank, in display order.
     theory_question_ids: Mapped[list] = mapped_column(sa.JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
