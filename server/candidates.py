@@ -259,7 +259,18 @@ def _loads(text: str) -> dict:
 
 def _apply_event(result: Progress, kind: str, data: dict) -> None:
     # Display only: candidate code can forge these, so nothing is decided on them.
-    if kind == "phase" and isinstance(data.get("phase"), str):
+    if kind == "status":
+        # Written by the platform only (graders.progress drops this kind from the sandbox):
+        # a new try or a requeue starts the display afresh, so a killed try's epochs and
+        # phase never show beside the true status.
+        result.phase, result.epoch, result.epochs, result.loss, result.predicted = (
+            "",
+            None,
+            None,
+            None,
+            None,
+        )
+    elif kind == "phase" and isinstance(data.get("phase"), str):
         result.phase = data["phase"][:16]
     elif kind == "epoch":
         result.phase = "train"

@@ -365,3 +365,36 @@ def test_the_queue_is_a_sqlite_file_in_the_instance_or_redis_by_url(tmp_path):
     assert isinstance(make_huey(tmp_path, "redis://127.0.0.1:6379/0"), RedisHuey)
     with pytest.raises(ValueError, match="redis://"):
         make_huey(tmp_path, "amqp://127.0.0.1/")
+
+
+def test_a_requeued_grading_shows_none_of_its_killed_try(sessions):
+    # The killed try's epoch and phase stay in the history (progress_events), but the
+    # candidate's status page must show the true state: queued again, then the new try's own.
+    from server.candidates import progress
+
+    gid = _submit(sessions)
+    now = utcnow()
+    with sessions() as session:
+        claim = g.claim(session, gid, LEASE, now=now)
+    with sessions() as session:
+        g.record_event(session, claim, {"event": "phase", "phase": "train", "status": "start"})
+        g.record_event(
+            session, claim, {"event": "epoch", "epoch": 3, "epochs": 5, "logs": {"loss": 0.4}}
+        )
+    with sessions() as session:
+        shown = progress(session, session.get(Grading, gid).submission)
+        assert (shown.status, shown.phase, shown.epoch, shown.loss) == ("running", "train", 3, 0.4)
+    with sessions() as session:
+        g.requeue_expired(session, now=now + timedelta(seconds=LEASE + 1))
+    with sessions() as session:
+        shown = progress(session, session.get(Grading, gid).submission)
+        assert shown.status == "queued"
+        assert (shown.phase, shown.epoch, shown.epochs, shown.loss) == ("", None, None, None)
+        assert len(session.get(Grading, gid).events) == 4  # the history is kept
+    with sessions() as session:
+        claim = g.claim(session, gid, LEASE, now=now + timedelta(seconds=LEASE + 2))
+    with sessions() as session:
+        g.record_event(session, claim, {"event": "epoch", "epoch": 1, "epochs": 5, "logs": {}})
+    with sessions() as session:
+        shown = progress(session, session.get(Grading, gid).submission)
+        assert (shown.status, shown.epoch, shown.loss) == ("running", 1, None)
