@@ -32,6 +32,8 @@ class AssessmentDraft:
     dataset_tier: str = "sample"
     show_scores_to_candidate: bool = False
     blind_review: bool = True
+    #: Candidates may read their questions' explanations once they have submitted.
+    show_explanations_to_candidate: bool = False
     bars: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
@@ -49,6 +51,10 @@ def validate(draft: AssessmentDraft) -> None:
     missing = [qid for qid in draft.theory_question_ids if qid not in bank_ids]
     if missing:
         raise AssessmentError(f"unknown theory question(s): {', '.join(missing)}")
+    if draft.show_explanations_to_candidate and not draft.theory_question_ids:
+        raise AssessmentError(
+            "candidates can read explanations of theory questions only: choose at least one"
+        )
     if not 1 <= draft.time_limit_minutes <= 7 * 24 * 60:
         raise AssessmentError("the time limit must be between 1 minute and 7 days")
     if not 1 <= draft.attempt_limit <= 50:
@@ -78,6 +84,7 @@ def create_assessment(session: Session, owner: User, draft: AssessmentDraft) -> 
         dataset_tier=draft.dataset_tier,
         show_scores_to_candidate=draft.show_scores_to_candidate,
         blind_review=draft.blind_review,
+        show_explanations_to_candidate=draft.show_explanations_to_candidate,
         theory_question_ids=list(draft.theory_question_ids),
         challenges=[
             AssessmentChallenge(challenge_slug=slug, position=i, bars=draft.bars.get(slug) or None)

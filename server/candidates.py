@@ -179,6 +179,13 @@ def save_answer(
         )
     if len(text) > MAX_ANSWER_CHARS:
         raise CandidateError("too_long", f"Answers are limited to {MAX_ANSWER_CHARS} characters.")
+    if explanations_state(invitation, now) == "open":
+        # Nobody edits an answer while they can read the reference answers.
+        raise CandidateError(
+            "answers_final",
+            "Your answers are final: you submitted every one, and this assessment now shows "
+            "you the explanations.",
+        )
     answer = answers_by_question(invitation).get(question_id)
     if answer is None:
         answer = TheoryAnswer(invitation_id=invitation.id, question_id=question_id)
@@ -188,6 +195,36 @@ def save_answer(
         answer.submitted_at = now
     session.flush()
     return answer
+
+
+# -- the theory explanations ------------------------------------------------------------------
+
+
+def explanations_state(invitation: Invitation, now: datetime | None = None) -> str:
+    """Whether the candidate may read the theory explanations now, and if not, why.
+
+    ``open``; ``off`` (the recruiter did not allow it); ``no_questions``; ``not_started``;
+    ``not_yet`` (answers can still change); ``nothing_submitted`` (the time is over and no
+    answer was submitted). "After they submit" means: every theory question
+    of the assessment has a submitted answer, or the time is over and at least one was
+    submitted. Drafts alone do not count: reviewers never see drafts, so a candidate who
+    submitted nothing has handed nothing in. While the page is open the answers are final
+    (``save_answer`` refuses), so nobody rewrites an answer with the reference beside it.
+    """
+    assessment = invitation.assessment
+    if not assessment.show_explanations_to_candidate:
+        return "off"
+    if not assessment.theory_question_ids:
+        return "no_questions"
+    if invitation.opened_at is None:
+        return "not_started"
+    submitted = {a.question_id for a in invitation.answers if a.submitted_at is not None}
+    asked = set(assessment.theory_question_ids)
+    if asked <= submitted:
+        return "open"
+    if invitations.accepting(invitation, now or utcnow()):
+        return "not_yet"
+    return "open" if submitted & asked else "nothing_submitted"
 
 
 # -- the status page ---------------------------------------------------------------------------

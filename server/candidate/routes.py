@@ -119,6 +119,7 @@ def work(invitation, token):
         upload_form=UploadForm(),
         answer_form=AnswerForm(),
         status_labels=STATUS_LABELS,
+        explanations=candidates.explanations_state(invitation, now),
     )
 
 
@@ -192,6 +193,10 @@ def _message(exc: candidates.CandidateError) -> str:
         "no_attempts": _("You have used every attempt for this challenge."),
         "unknown_challenge": _("This assessment has no such challenge."),
         "unknown_question": _("This assessment has no such question."),
+        "answers_final": _(
+            "Your answers are final: you submitted every one, and this assessment now shows "
+            "you the explanations."
+        ),
     }
     if exc.code in fixed:
         return fixed[exc.code]
@@ -270,3 +275,34 @@ def save_answer(invitation, token, question_id):
         return render_template("candidate/_saved.html", answer=answer)
     flash(_("Answer submitted.") if submit else _("Draft saved."), "ok")
     return redirect(url_for("candidate.work", token=token) + f"#q-{question_id}")
+
+
+@bp.get("/<token>/explanations")
+@with_invitation
+@started_only
+def explanations(invitation, token):
+    """The explanations of this assessment's questions only, once the candidate has submitted.
+
+    Only the questions the assessment asked: the bank holds others that a recruiter may ask
+    this candidate, or the next one, in another assessment, and a candidate's link opens
+    nothing beyond their own assessment. When the page is closed it says why and when it
+    opens (``candidates.explanations_state``), with 403.
+    """
+    state = candidates.explanations_state(invitation)
+    if state != "open":
+        return render_template(
+            "candidate/explanations_closed.html",
+            invitation=invitation,
+            token=token,
+            state=state,
+            ends_at=invitations.time_ends_at(invitation),
+        ), 403
+    bank = load_bank()
+    return render_template(
+        "candidate/explanations.html",
+        invitation=invitation,
+        token=token,
+        questions=[bank.get(qid) for qid in invitation.assessment.theory_question_ids],
+        answers=candidates.answers_by_question(invitation),
+        lang=_lang(),
+    )

@@ -37,6 +37,9 @@ class AssessmentForm(FlaskForm):
     dataset_tier = SelectField(_l("Dataset tier"), choices=["sample", "full"])
     show_scores_to_candidate = BooleanField(_l("Candidates see their scores"))
     blind_review = BooleanField(_l("Blind review by default"), default=True)
+    show_explanations_to_candidate = BooleanField(
+        _l("Candidates may read the theory explanations after they submit")
+    )
     submit = SubmitField(_l("Create assessment"))
 
 

@@ -90,6 +90,7 @@ def new_assessment():
                 dataset_tier=form.dataset_tier.data,
                 show_scores_to_candidate=form.show_scores_to_candidate.data,
                 blind_review=form.blind_review.data,
+                show_explanations_to_candidate=form.show_explanations_to_candidate.data,
                 bars={s: b for s, b in bars.items() if b},
             )
             assessment = assessments.create_assessment(db(), current_user, draft)
