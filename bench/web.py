@@ -10,12 +10,14 @@ bounded number of times from a few threads, each request a new connection:
 
 - **recruiter table**: the recruiter's candidates page of the assessment (the owner);
 - **status**: a candidate's submission status page (through their link);
-- **reviewer table**: the reviewer's candidates table, first page and sorted by the metric;
+- **reviewer table**: the reviewer's candidates table, first page, sorted by the metric, and
+  every sort (both ways) and filter in turn;
 - **report**: a report page (several submissions in turn), blind review on.
 
-Similarity flags are stored once per submission after its grading (the worker's step,
-``server.similarity.check``); the bench runs that step for the submissions whose reports it
-requests and prints what it cost. Prints requests/s and p50/p99 in milliseconds per page;
+Similarity flags and the report's rendered parts (code, plots, explanation) are stored once
+per submission after its grading (the worker's steps, ``server.similarity.check`` and
+``server.review.stored``); the bench runs those steps for the submissions whose reports it
+requests and prints what they cost. Prints requests/s and p50/p99 in milliseconds per page;
 a request that gets no page (an error, or gunicorn's 30 s worker timeout) is counted as
 failed. Stops by itself and removes the instance.
 
@@ -56,6 +58,9 @@ TARGET_MS = 50.0
 HOST = "127.0.0.1"
 PASSWORD = "bench password 1"
 SLUGS = ("lenet5-mnist", "sentiment-bilstm")
+#: The candidates table's sorts and filters (server.review.service.SORTS and OUTCOMES).
+SORTS = ("candidate", "state", "outcome", "metric", "attempts", "time", "decision")
+OUTCOMES = ("passed", "below_bar", "failed", "not_started", "pending")
 
 
 # -- seeding -------------------------------------------------------------------------------------
@@ -308,7 +313,7 @@ def seed(factory, n: int, seed_value: int = 7) -> dict:
 
 
 def check_similarity(factory, submission_ids: list[int]) -> list[float]:
-    """The worker's after-grading step for these submissions; seconds each."""
+    """The worker's similarity step for these submissions; seconds each."""
     from server import similarity
     from server.models import Submission
 
@@ -321,6 +326,26 @@ def check_similarity(factory, submission_ids: list[int]) -> list[float]:
             similarity.check(session, session.get(Submission, sid))
             session.commit()
             took.append(time.perf_counter() - started)
+    return took
+
+
+def render_reports(factory, submission_ids: list[int]) -> list[float]:
+    """The worker's other after-grading step: the report's code, plots and explanation
+    rendered once and stored (``server.review.stored``); seconds each."""
+    try:
+        from server.review import stored
+    except ImportError:  # before the parts were stored: the page renders them
+        return []
+    from server.models import Submission
+
+    step = stored.after_grading(factory)
+    took = []
+    with factory() as session:
+        gradings = [session.get(Submission, sid).latest.id for sid in submission_ids]
+    for grading_id in gradings:
+        started = time.perf_counter()
+        step(grading_id)
+        took.append(time.perf_counter() - started)
     return took
 
 
@@ -442,6 +467,12 @@ def main() -> None:
                 f"similarity check (worker, once per submission): median "
                 f"{statistics.median(took):.2f} s, max {max(took):.2f} s"
             )
+        drawn = render_reports(factory, world["reports"]) if wanted else []
+        if drawn:
+            print(
+                f"report parts rendered (worker, once per grading): median "
+                f"{statistics.median(drawn) * 1000:.0f} ms, max {max(drawn) * 1000:.0f} ms"
+            )
         engine.dispose()
 
         port = _free_port()
@@ -459,6 +490,15 @@ def main() -> None:
                 "reviewer table, by metric": (
                     reviewer,
                     [f"/review/assessments/{a}?sort=metric&dir=desc"],
+                ),
+                "reviewer table, every sort and filter": (
+                    reviewer,
+                    [
+                        f"/review/assessments/{a}?sort={sort}&dir={way}"
+                        for sort in SORTS
+                        for way in ("asc", "desc")
+                    ]
+                    + [f"/review/assessments/{a}?outcome={o}&page=2" for o in OUTCOMES],
                 ),
                 "report": (reviewer, [f"/review/submissions/{s}" for s in world["reports"]]),
             }

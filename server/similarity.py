@@ -223,7 +223,9 @@ def flags(session, submission, limit: int | None = None) -> list[tuple[Match, in
                 newer.id > other.id,
             ),
         )
-        .order_by(SimilarityPair.share.desc(), SimilarityPair.other_id)
+        # Walks the (submission, share, other) index backwards and stops at ``limit``: ties
+        # come newest first, and thousands of alike pairs are never sorted.
+        .order_by(SimilarityPair.share.desc(), SimilarityPair.other_id.desc())
         .limit(limit)
     ).all()
     return [

@@ -1,14 +1,18 @@
-"""Candidate summaries: what the candidates table sorts, filters and counts by, one row per
-invitation (outcome, headline metric, attempts, minutes used, decision).
+"""Candidate summaries: everything the candidates table shows, sorts, filters and counts
+by, one row per invitation (outcome, each challenge's cell, headline metric, theory total,
+attempts, minutes used, decision, the candidate's number, and the stage and end the state
+is derived from at request time).
 
 Building every candidate's row in Python before sorting took about a second at 10,000
-candidates; with a summary row each, a table page is a count and one limited query. A row
-is recomputed (by the same code that builds the table's rows, ``review.service.build_rows``)
-whenever what it is made of changes, in the same transaction:
+candidates, and the theory totals one query per row; with a summary row each, a table page
+is a count and one limited query. A row is recomputed (by the same code that builds the
+table's rows in Python, ``review.service.build_rows``) whenever what it is made of changes,
+in the same transaction:
 
-- through the ORM (a submission, a grading, a decision, a theory answer, an invitation
-  added, changed or deleted): a session listener notes the invitation, and the rows are
-  refreshed just before the commit;
+- through the ORM (a submission, a grading, a decision, a theory answer or review, an
+  invitation added, changed or deleted, an assessment's clock changed): a session listener
+  notes the invitation, and the rows are refreshed just before the commit; deleting an
+  invitation renumbers the later ones ("Candidate 7" is the 7th invitation still there);
 - through SQL statements that bypass the ORM (a grading stored or given up on by
   ``server.grading``): the writer calls :func:`touch_submission`.
 
@@ -18,7 +22,10 @@ in bulk) gets them on its first table view (:func:`ensure`).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections import defaultdict
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -33,11 +40,26 @@ from server.models import (
     Reveal,
     Submission,
     TheoryAnswer,
+    TheoryReview,
 )
+
+#: States that the clock cannot change (``invitations.state`` returns them before it looks
+#: at the time); any other stage becomes "expired" once its ``ends_at`` has passed.
+SETTLED = ("revoked", "graded", "submitted")
 
 _DIRTY = "assay.summary.invitations"
 _DIRTY_SUBMISSIONS = "assay.summary.submissions"
 _BATCH = 500
+
+
+def state_at(stage: str, ends_at: datetime | None, now: datetime) -> str:
+    """An invitation's state at ``now`` (as ``invitations.state`` derives it) from its stored
+    stage and end: the state itself, stored, would go stale by the clock."""
+    if stage in SETTLED:
+        return stage
+    if ends_at is not None and now >= ends_at:
+        return "expired"
+    return stage
 
 
 def refresh(session: Session, invitation_ids) -> None:
@@ -66,11 +88,19 @@ def refresh(session: Session, invitation_ids) -> None:
                     {
                         "invitation_id": r.invitation_id,
                         "assessment_id": assessment_id,
+                        "number": r.who.number,
+                        "name_key": r.who.label.lower(),
                         "outcome": r.outcome,
                         "headline": r.headline,
                         "attempts": r.attempts,
                         "minutes_used": r.minutes_used,
                         "decision": r.decision,
+                        "theory_total": r.theory[0] if r.theory else None,
+                        "theory_max": r.theory[1] if r.theory else None,
+                        "theory_confirmed": r.theory_confirmed,
+                        "stage": r.stage,
+                        "ends_at": r.ends_at,
+                        "cells_json": json.dumps([dataclasses.asdict(c) for c in r.cells]),
                     }
                     for r in rows
                 ],
@@ -78,7 +108,16 @@ def refresh(session: Session, invitation_ids) -> None:
 
 
 def ensure(session: Session, assessment: Assessment) -> None:
-    """Make the summaries the assessment's invitations lack (one query when none lack one)."""
+    """Make the summaries the assessment's invitations lack (two counts when none lack one:
+    a summary outlives no invitation, its foreign key cascades)."""
+    invited = session.scalar(
+        sa.select(sa.func.count()).where(Invitation.assessment_id == assessment.id)
+    )
+    summarised = session.scalar(
+        sa.select(sa.func.count()).where(CandidateSummary.assessment_id == assessment.id)
+    )
+    if invited == summarised:
+        return
     missing = list(
         session.scalars(
             sa.select(Invitation.id)
@@ -105,7 +144,7 @@ def counts(session: Session, assessment_id: int) -> dict[str, int]:
     )
 
 
-def page_ids(
+def page(
     session: Session,
     assessment_id: int,
     *,
@@ -113,20 +152,20 @@ def page_ids(
     descending: bool,
     outcome: str | None,
     blind_for: int | None,
+    now: datetime,
     limit: int,
     offset: int,
-) -> list[int]:
-    """One page of invitation ids in the table's order (as ``review.service._sort_key``
-    orders rows: ties in invitation order, a missing value last unless descending).
-    ``blind_for``: the user id of a blind reviewer (unrevealed candidates sort by label)."""
+) -> list:
+    """One page of summaries in the table's order (as ``review.service._sort_key`` orders
+    rows: ties in invitation order, a missing value last unless descending), with the
+    candidate's name and email. ``blind_for``: the user id of a blind reviewer (unrevealed
+    candidates sort by their label); ``now``: the time the states are taken at."""
     from server.review.service import OUTCOMES
 
     s = CandidateSummary
-    query = (
-        sa.select(s.invitation_id)
-        .join(Invitation, Invitation.id == s.invitation_id)
-        .where(s.assessment_id == assessment_id)
-    )
+    # The order comes from ids alone (each key has a covering index), then the page's rows:
+    # sorting whole rows, cells and names included, cost ten times as much.
+    query = sa.select(s.invitation_id).where(s.assessment_id == assessment_id)
     if outcome:
         query = query.where(s.outcome == outcome)
 
@@ -134,26 +173,28 @@ def page_ids(
         return [k.desc() if descending else k.asc() for k in keys]
 
     if sort == "candidate":
-        name = sa.func.lower(Invitation.candidate_name)
+        name = s.name_key
         if blind_for is not None:
-            # "Candidate 7": the 7th invited of the assessment, numbered in one pass.
-            numbered = (
-                sa.select(
-                    Invitation.id.label("id"),
-                    sa.func.row_number().over(order_by=Invitation.id).label("number"),
+            label = sa.literal("candidate ") + sa.cast(s.number, sa.String)
+            name = (
+                label
+                if not _reveals(session, assessment_id, blind_for)
+                else sa.case(
+                    (
+                        sa.exists().where(
+                            Reveal.invitation_id == s.invitation_id, Reveal.user_id == blind_for
+                        ),
+                        name,
+                    ),
+                    else_=label,
                 )
-                .where(Invitation.assessment_id == assessment_id)
-                .subquery()
             )
-            query = query.join(numbered, numbered.c.id == s.invitation_id)
-            revealed = sa.exists().where(
-                Reveal.invitation_id == Invitation.id, Reveal.user_id == blind_for
-            )
-            name = sa.case(
-                (revealed, name),
-                else_=sa.literal("candidate ") + sa.cast(numbered.c.number, sa.String),
-            )
-        keys = directed(name, s.invitation_id)
+        keys = directed(_codepoint_order(session, name), s.invitation_id)
+    elif sort == "state":
+        state = sa.case(
+            (s.stage.in_(SETTLED), s.stage), (s.ends_at <= now, "expired"), else_=s.stage
+        )
+        keys = directed(state)
     elif sort == "outcome":
         keys = directed(sa.case({o: i for i, o in enumerate(OUTCOMES)}, value=s.outcome))
     elif sort == "metric":
@@ -168,7 +209,40 @@ def page_ids(
         raise ValueError(f"no summary order for {sort!r}")
     if sort != "candidate":
         keys.append(s.invitation_id.asc())  # Python's sort is stable, reversed or not
-    return list(session.scalars(query.order_by(*keys).limit(limit).offset(offset)))
+    ids = list(session.scalars(query.order_by(*keys).limit(limit).offset(offset)))
+    if not ids:
+        return []
+    rows = {
+        row.invitation_id: row
+        for row in session.execute(
+            sa.select(*s.__table__.columns, Invitation.candidate_name, Invitation.candidate_email)
+            .join(Invitation, Invitation.id == s.invitation_id)
+            .where(s.invitation_id.in_(ids))
+        )
+    }
+    return [rows[i] for i in ids if i in rows]
+
+
+def _reveals(session: Session, assessment_id: int, user_id: int) -> bool:
+    """Whether ``user_id`` revealed any candidate of the assessment (else every row sorts by
+    its label, and no row needs a look at the reveals)."""
+    return (
+        session.scalar(
+            sa.select(Reveal.id)
+            .join(Invitation, Invitation.id == Reveal.invitation_id)
+            .where(Reveal.user_id == user_id, Invitation.assessment_id == assessment_id)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _codepoint_order(session: Session, text):
+    """``text`` compared character by character, as Python compares strings (PostgreSQL
+    would otherwise use the database's locale, which skips spaces and accents)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return text.collate("C")
+    return text  # SQLite's BINARY collation compares UTF-8 bytes: code point order
 
 
 def touch_submission(session: Session, submission_id: int) -> None:
@@ -177,7 +251,11 @@ def touch_submission(session: Session, submission_id: int) -> None:
     session.info.setdefault(_DIRTY_SUBMISSIONS, set()).add(submission_id)
 
 
-_WATCHED = (Submission, Grading, Decision, TheoryAnswer, Invitation)
+_WATCHED = (Submission, Grading, Decision, TheoryAnswer, TheoryReview, Invitation, Assessment)
+_GONE = "assay.summary.gone"
+_ASSESSMENTS = "assay.summary.assessments"
+#: Assessment columns a candidate's state depends on (when their time ends).
+_CLOCK = ("deadline", "time_limit_minutes", "theory_question_ids", "challenges")
 
 
 @event.listens_for(Session, "after_flush")
@@ -186,11 +264,18 @@ def _note(session: Session, _context) -> None:
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Invitation):
             dirty.add(obj.id)
-        elif isinstance(obj, Submission | Decision | TheoryAnswer):
+        elif isinstance(obj, Submission | Decision | TheoryAnswer | TheoryReview):
             if obj.invitation_id is not None:
                 dirty.add(obj.invitation_id)
         elif isinstance(obj, Grading):
             session.info.setdefault(_DIRTY_SUBMISSIONS, set()).add(obj.submission_id)
+        elif isinstance(obj, Assessment) and obj in session.dirty:
+            state = sa.inspect(obj)
+            if any(state.attrs[name].history.has_changes() for name in _CLOCK):
+                session.info.setdefault(_ASSESSMENTS, set()).add(obj.id)
+    for obj in session.deleted:
+        if isinstance(obj, Invitation):
+            session.info.setdefault(_GONE, []).append((obj.assessment_id, obj.id))
 
 
 @event.listens_for(Session, "before_commit")
@@ -198,6 +283,22 @@ def _refresh_noted(session: Session) -> None:
     session.flush()
     submissions = session.info.pop(_DIRTY_SUBMISSIONS, set())
     dirty = session.info.pop(_DIRTY, set())
+    for assessment_id, invitation_id in session.info.pop(_GONE, []):
+        # "Candidate 7" is the 7th of the invitations still there, as the window numbers it.
+        session.execute(
+            sa.update(CandidateSummary)
+            .where(
+                CandidateSummary.assessment_id == assessment_id,
+                CandidateSummary.invitation_id > invitation_id,
+            )
+            .values(number=CandidateSummary.number - 1)
+        )
+    for assessment_id in session.info.pop(_ASSESSMENTS, set()):
+        dirty |= set(
+            session.scalars(
+                sa.select(Invitation.id).where(Invitation.assessment_id == assessment_id)
+            )
+        )
     if submissions:
         dirty |= set(
             session.scalars(
@@ -214,3 +315,5 @@ def _refresh_noted(session: Session) -> None:
 def _forget(session: Session) -> None:
     session.info.pop(_DIRTY, None)
     session.info.pop(_DIRTY_SUBMISSIONS, None)
+    session.info.pop(_GONE, None)
+    session.info.pop(_ASSESSMENTS, None)

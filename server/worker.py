@@ -415,9 +415,12 @@ def main(*, threads: int | None = None, sandbox: str | None = None) -> None:
     from server import similarity
 
     flags = similarity.after_grading(factory)  # stored once: the report page only reads them
+    from server.review import stored
+
+    pages = stored.after_grading(factory)  # the report's code and plots, rendered once
 
     def finished(grading_id: int) -> None:
-        for step in (mail, hook, flags):  # a mail that fails must not stop the webhook, nor back
+        for step in (mail, hook, pages, flags):  # a mail that fails must not stop the webhook
             try:
                 step(grading_id)
             except Exception:

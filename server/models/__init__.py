@@ -7,6 +7,7 @@ from server.models.base import Base, utcnow
 from server.models.grading import GRADING_STATES, Grading, ProgressEvent, Submission
 from server.models.invitations import Invitation, TheoryAnswer
 from server.models.mail import MailOutbox
+from server.models.renders import GradingRender, SubmissionRender
 from server.models.review import (
     DECISIONS,
     AuditEvent,
@@ -35,6 +36,7 @@ __all__ = [
     "CandidateSummary",
     "Decision",
     "Grading",
+    "GradingRender",
     "Invitation",
     "MailOutbox",
     "ProgressEvent",
@@ -44,6 +46,7 @@ __all__ = [
     "SimilarityCheck",
     "SimilarityPair",
     "Submission",
+    "SubmissionRender",
     "WorkerRecord",
     "TheoryAnswer",
     "TheoryReview",

@@ -125,20 +125,43 @@ class RetentionPolicy(Base):
 
 
 class CandidateSummary(Base):
-    """What the candidates table sorts and filters by, one row per invitation, kept up to
-    date by ``server.summary`` whenever a submission, grading, decision or answer changes."""
+    """Everything the candidates table shows, sorts and filters by, one row per invitation,
+    kept up to date by ``server.summary`` whenever a submission, grading, decision, answer,
+    theory review or invitation changes."""
 
     __tablename__ = "candidate_summaries"
+    # One index per sort key: a page's order is read from a narrow index, never by sorting
+    # whole rows (10,000 candidates at 10,000 requests a day).
     __table_args__ = (
         sa.Index("ix_candidate_summaries_assessment_outcome", "assessment_id", "outcome"),
+        sa.Index("ix_candidate_summaries_assessment_name", "assessment_id", "name_key"),
+        sa.Index("ix_candidate_summaries_assessment_number", "assessment_id", "number", "name_key"),
+        sa.Index("ix_candidate_summaries_assessment_stage", "assessment_id", "stage", "ends_at"),
+        sa.Index("ix_candidate_summaries_assessment_headline", "assessment_id", "headline"),
+        sa.Index("ix_candidate_summaries_assessment_attempts", "assessment_id", "attempts"),
+        sa.Index("ix_candidate_summaries_assessment_minutes", "assessment_id", "minutes_used"),
+        sa.Index("ix_candidate_summaries_assessment_decision", "assessment_id", "decision"),
     )
 
     invitation_id: Mapped[int] = mapped_column(
         sa.ForeignKey("invitations.id", ondelete="CASCADE"), primary_key=True
     )
     assessment_id: Mapped[int] = mapped_column(sa.ForeignKey("assessments.id", ondelete="CASCADE"))
+    #: "Candidate 7": the 7th of the assessment's invitations (renumbered when one goes).
+    number: Mapped[int] = mapped_column(default=0)
+    #: The candidate's name in lower case: the candidate column's sort key.
+    name_key: Mapped[str] = mapped_column(sa.String(200), default="")
     outcome: Mapped[str] = mapped_column(sa.String(16))
     headline: Mapped[float | None]
     attempts: Mapped[int] = mapped_column(default=0)
     minutes_used: Mapped[float | None]
     decision: Mapped[str | None] = mapped_column(sa.String(16))
+    #: Theory score over the submitted answers (a reviewer's where given, else the rubric's).
+    theory_total: Mapped[float | None]
+    theory_max: Mapped[float | None]
+    theory_confirmed: Mapped[bool] = mapped_column(default=False)
+    #: The state before the clock is read, and when it turns "expired" (review.service).
+    stage: Mapped[str] = mapped_column(sa.String(16), default="sent")
+    ends_at: Mapped[datetime | None]
+    #: Each challenge's cell (review.service.ChallengeCell) as a JSON list.
+    cells_json: Mapped[str] = mapped_column(sa.Text, default="[]")

@@ -7,14 +7,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from graders.plots import report_svgs
-from graders.report import Report
 from graders.theory import load_bank
 from server import audit, exports
-from server.explain import explain_report
 from server.extensions import db
 from server.models import DECISIONS, Grading, Submission, User
-from server.review import bp, render
+from server.rendering import id_links
+from server.review import bp, render, stored
 from server.review import service as svc
 from server.security import role_required
 
@@ -78,12 +76,23 @@ def candidates(assessment_id: int):
         outcome=request.args.get("outcome") or None,
         page=_int_arg("page", 1),
     )
+    # The rows' words are translated once and their links built once per page, not per row.
+    words = {
+        "passed": _("passed"),
+        "below": _("below bar"),
+        "suggested": _("(suggested)"),
+        "minutes": _("%(n)d min"),
+        "candidate": _("Candidate %(n)d"),
+    }
     return render_template(
         "review/candidates.html",
         assessment=assessment,
         table=table,
-        outcome_labels=OUTCOME_LABELS,
-        decision_labels=DECISION_LABELS,
+        outcome_labels={key: str(label) for key, label in OUTCOME_LABELS.items()},
+        decision_labels={key: str(label) for key, label in DECISION_LABELS.items()},
+        words=words,
+        candidate_link=id_links("review.candidate", "invitation_id"),
+        report_link=id_links("review.report", "submission_id"),
         manage=svc.can_manage(current_user, assessment),
         reviewers=[a.user for a in _assignments(assessment.id)],
         retention_days=_retention_days(assessment.id),
@@ -256,21 +265,8 @@ def theory_review(invitation_id: int, question_id: str):
     return redirect(url_for("review.candidate", invitation_id=invitation.id) + anchor)
 
 
-#: The most similar submissions named on a report (the rest are counted).
+#: The most similar submissions named on a report.
 SIMILAR_SHOWN = 10
-#: Plots of finished gradings, by grading id: a stored report never changes, and drawing
-#: them with matplotlib costs far more than the rest of the page.
-_PLOTS: dict[int, dict[str, str]] = {}
-_PLOTS_MAX = 256
-
-
-def _plots(grading: Grading, data: dict) -> dict[str, str]:
-    if grading.id not in _PLOTS:
-        if len(_PLOTS) >= _PLOTS_MAX:
-            _PLOTS.pop(next(iter(_PLOTS)))
-        drawn = report_svgs(Report.from_dict(data))
-        _PLOTS[grading.id] = {k: render.svg_data_uri(v) for k, v in drawn.items()}
-    return _PLOTS[grading.id]
 
 
 def _grading_of(submission: Submission) -> Grading | None:
@@ -288,10 +284,11 @@ def report(submission_id: int):
     invitation = svc.invitation_for(session, current_user, submission.invitation_id)
     grading = _grading_of(submission)
     data = render.report_dict(grading.report_json if grading else None)
-    svgs = _plots(grading, data) if data.get("status") == "graded" else {}
-    cells = (
-        render.notebook_cells(submission.source) if submission.filename.endswith(".ipynb") else None
-    )
+    # Code, plots and explanation were rendered once (by the worker, or the first view).
+    cells, code = stored.code_view(session, submission)
+    svgs, explanation = stored.grading_view(session, grading, data)
+    if stored.wrote(session):
+        session.commit()
     logs = {name: render.log_tail(text) for name, text in (data.get("logs") or {}).items()}
     flagged = svc.similar(session, submission, SIMILAR_SHOWN)
     similar = svc.identities(session, current_user, invitation.assessment, [i for _m, i in flagged])
@@ -304,9 +301,9 @@ def report(submission_id: int):
         grading=grading,
         report=data,
         svgs=svgs,
-        explanation=explain_report(data),
+        explanation=explanation,
         cells=cells,
-        code=None if cells is not None else render.code_html(render.source_text(submission.source)),
+        code=code,
         logs=logs,
         title_of=svc.challenge_title,
         similar=similar,

@@ -16,9 +16,10 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from types import SimpleNamespace
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from graders.challenges import get_challenge
 from graders.theory import TheoryScore, load_bank, score_answer
@@ -40,6 +41,7 @@ from server.models import (
     User,
 )
 from server.models.review import CONFIRM, OVERRIDE
+from server.summary import state_at
 
 #: Candidates table filters (``outcome`` of a row).
 OUTCOMES = ("passed", "below_bar", "failed", "not_started", "pending")
@@ -150,7 +152,31 @@ class Identity:
 
 def candidate_numbers(session: Session, assessment_id: int, only=None) -> dict[int, int]:
     """Invitation id -> its stable number in the assessment (1 for the first invited), of
-    every invitation or of those in ``only`` (numbered by the database in one pass)."""
+    every invitation or of those in ``only``: read from their summaries (``server.summary``
+    keeps the numbers as invitations come and go), numbered by the database in one pass for
+    those without one."""
+    if only is None:
+        return _window_numbers(session, assessment_id, None)
+    only = list(only)
+    if not only:
+        return {}
+    from server.models import CandidateSummary
+
+    found = dict(
+        session.execute(
+            sa.select(CandidateSummary.invitation_id, CandidateSummary.number).where(
+                CandidateSummary.invitation_id.in_(only), CandidateSummary.number.is_not(None)
+            )
+        ).all()
+    )
+    missing = [i for i in only if i not in found]
+    if missing:
+        found.update(_window_numbers(session, assessment_id, missing))
+    return found
+
+
+def _window_numbers(session: Session, assessment_id: int, only) -> dict[int, int]:
+    """``candidate_numbers`` counted from the invitations themselves."""
     if only is None:
         ids = session.scalars(
             sa.select(Invitation.id)
@@ -268,8 +294,13 @@ class CandidateRow:
     attempts: int
     minutes_used: float | None
     decision: str | None
-    theory: tuple[float, float] | None = None  # (total, max), filled for the page's rows
+    theory: tuple[float, float] | None = None  # (total, max) over the submitted answers
     theory_confirmed: bool = False
+    #: What ``state`` is made of (``state_at``): the state before the clock is read
+    #: (revoked, graded, submitted, working, opened, sent), and when the link or the
+    #: candidate's time ends.
+    stage: str = "sent"
+    ends_at: datetime | None = None
 
     @property
     def headline(self) -> float | None:
@@ -340,35 +371,42 @@ def candidates_table(
 ) -> Table:
     """One row per candidate, filtered, sorted and cut to one page on the server.
 
-    Sorting, filtering and counting read the candidates' summaries (``server.summary``): one
-    SQL query each, whatever the number of candidates; only the page's rows are then built
-    from their submissions, gradings and answers. Sorting by state is the exception (the
-    state depends on the time of the request): it builds every row.
+    Everything the table shows, sorts, filters and counts by is in the candidates'
+    summaries (``server.summary``), kept up to date as their inputs change: a page is a
+    count and one limited query (two for a blind reviewer: the reveals), whatever the
+    number of candidates. The state is the one column that depends on the time of the
+    request; it is derived in the query from the stored stage and end (``state_at``).
     """
     from server import summary
 
     sort = sort if sort in SORTS else "candidate"
     outcome = outcome if outcome in OUTCOMES else None
-    if sort == "state":
-        return _table_in_python(session, user, assessment, descending, outcome, page, per_page, now)
+    now = now or invitations.utcnow()
     summary.ensure(session, assessment)
     counts = summary.counts(session, assessment.id)
     total = counts.get(outcome, 0) if outcome else sum(counts.values())
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    revealed_only = user.id if blinds(user, assessment) else None
-    ids = summary.page_ids(
+    blind_for = user.id if blinds(user, assessment) else None
+    found = summary.page(
         session,
         assessment.id,
         sort=sort,
         descending=descending,
         outcome=outcome,
-        blind_for=revealed_only,
+        blind_for=blind_for,
+        now=now,
         limit=per_page,
         offset=(page - 1) * per_page,
     )
-    shown = build_rows(session, assessment, ids, user=user)
-    _fill(session, shown, now, theory=True)
+    revealed = (
+        revealed_ids(session, user, [r.invitation_id for r in found])
+        if blind_for is not None
+        else None
+    )
+    shown = [
+        _stored_row(r, revealed is not None and r.invitation_id not in revealed, now) for r in found
+    ]
     return Table(
         shown,
         total,
@@ -381,29 +419,47 @@ def candidates_table(
     )
 
 
-def _table_in_python(session, user, assessment, descending, outcome, page, per_page, now) -> Table:
-    rows = build_rows(session, assessment, None, user=user)
-    counts = {name: sum(1 for r in rows if r.outcome == name) for name in OUTCOMES}
-    if outcome:
-        rows = [r for r in rows if r.outcome == outcome]
-    _fill(session, rows, now, theory=False)
-    rows.sort(key=_sort_key("state"), reverse=descending)
-    total = len(rows)
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    shown = rows[(page - 1) * per_page : page * per_page]
-    _fill(session, shown, now, theory=True)
-    return Table(shown, total, page, pages, "state", descending, outcome, counts)
+def _stored_row(r, blind: bool, now: datetime) -> CandidateRow:
+    """A table row from a summary row (``summary.page``)."""
+    who = Identity(
+        r.number,
+        f"Candidate {r.number}" if blind else r.candidate_name,
+        blind,
+        None if blind else r.candidate_name,
+        None if blind else r.candidate_email,
+    )
+    return CandidateRow(
+        invitation_id=r.invitation_id,
+        who=who,
+        state=state_at(r.stage, r.ends_at, now),
+        outcome=r.outcome,
+        cells=[ChallengeCell(**cell) for cell in json.loads(r.cells_json or "[]")],
+        attempts=r.attempts,
+        minutes_used=r.minutes_used,
+        decision=r.decision,
+        theory=(r.theory_total, r.theory_max) if r.theory_total is not None else None,
+        theory_confirmed=bool(r.theory_confirmed),
+        stage=r.stage,
+        ends_at=r.ends_at,
+    )
 
 
 def build_rows(
-    session: Session, assessment: Assessment, ids: list[int] | None, *, user: User | None
+    session: Session,
+    assessment: Assessment,
+    ids: list[int] | None,
+    *,
+    user: User | None,
+    now: datetime | None = None,
 ) -> list[CandidateRow]:
     """The table's rows of invitations ``ids`` (every one of the assessment when None), in
-    that order, without state and theory total (``_fill``); names as ``user`` sees them
-    (None: unblinded, for summaries). A few column queries, no ORM objects."""
+    that order, from their submissions, gradings, answers, reviews and decisions: what a
+    candidate's summary stores (``server.summary.refresh``). Names as ``user`` sees them
+    (None: unblinded, for summaries); the state at ``now``. A few column queries, no ORM
+    objects."""
     if ids is not None and not ids:
         return []
+    now = now or invitations.utcnow()
     mine_only = (
         (lambda column: column.in_(ids))
         if ids is not None
@@ -421,13 +477,17 @@ def build_rows(
                 Invitation.candidate_name,
                 Invitation.candidate_email,
                 Invitation.opened_at,
+                Invitation.viewed_at,
+                Invitation.revoked_at,
+                Invitation.expires_at,
+                Invitation.extra_time_factor,
             )
             .where(Invitation.assessment_id == assessment.id, mine_only(Invitation.id))
             .order_by(Invitation.id)
         )
     }
     order = list(people) if ids is None else [i for i in ids if i in people]
-    numbers = candidate_numbers(session, assessment.id, None if ids is None else order)
+    numbers = _window_numbers(session, assessment.id, None if ids is None else order)
     revealed = (
         revealed_ids(session, user, order)
         if user is not None and blinds(user, assessment)
@@ -463,13 +523,27 @@ def build_rows(
             ).where(Grading.id.in_(newest))
         )
     }
-    answered = dict(
-        session.execute(
-            sa.select(TheoryAnswer.invitation_id, sa.func.max(TheoryAnswer.submitted_at))
-            .where(mine_only(TheoryAnswer.invitation_id))
-            .group_by(TheoryAnswer.invitation_id)
-        ).all()
-    )
+    answers: dict[int, dict[str, str]] = {}
+    answered: dict[int, datetime] = {}
+    for a in session.execute(
+        sa.select(
+            TheoryAnswer.invitation_id,
+            TheoryAnswer.question_id,
+            TheoryAnswer.text,
+            TheoryAnswer.submitted_at,
+        ).where(mine_only(TheoryAnswer.invitation_id), TheoryAnswer.submitted_at.is_not(None))
+    ):
+        answers.setdefault(a.invitation_id, {})[a.question_id] = a.text
+        answered[a.invitation_id] = max(
+            a.submitted_at, answered.get(a.invitation_id, a.submitted_at)
+        )
+    reviews: dict[int, dict[str, float]] = {}
+    for r in session.execute(
+        sa.select(TheoryReview.invitation_id, TheoryReview.question_id, TheoryReview.score)
+        .where(mine_only(TheoryReview.invitation_id))
+        .order_by(TheoryReview.id)
+    ):
+        reviews.setdefault(r.invitation_id, {})[r.question_id] = r.score
     headlines = _headlines(session, [g.id for g in gradings.values() if g.status == "graded"])
     by_person: dict[int, list] = {}
     for sub in subs:
@@ -505,6 +579,13 @@ def build_rows(
             if person.opened_at and times
             else None
         )
+        stage = _stage(person, [gradings.get(x.id) for x in mine], person.id in answered)
+        theory, confirmed = _theory(
+            assessment.theory_question_ids or [],
+            answers.get(person.id, {}),
+            reviews.get(person.id, {}),
+        )
+        ends_at = _ends_at(assessment, person)
         rows.append(
             CandidateRow(
                 invitation_id=person.id,
@@ -515,37 +596,52 @@ def build_rows(
                     None if blind else person.candidate_name,
                     None if blind else person.candidate_email,
                 ),
-                state="",
+                state=state_at(stage, ends_at, now),
                 outcome=_outcome(cells),
                 cells=cells,
                 attempts=sum(1 for x in mine if x.counts_as_attempt),
                 minutes_used=minutes,
                 decision=decision.decision if decision else None,
+                theory=theory,
+                theory_confirmed=confirmed,
+                stage=stage,
+                ends_at=ends_at,
             )
         )
     return rows
 
 
-def _fill(session: Session, rows: list[CandidateRow], now, *, theory: bool) -> None:
-    """State (and theory total) of ``rows``, from their invitations loaded in one go."""
-    if not rows:
-        return
-    loaded = {
-        i.id: i
-        for i in session.scalars(
-            sa.select(Invitation)
-            .where(Invitation.id.in_([r.invitation_id for r in rows]))
-            .options(
-                selectinload(Invitation.submissions).selectinload(Submission.gradings),
-                selectinload(Invitation.answers),
-            )
-        )
-    }
-    for row in rows:
-        invitation = loaded[row.invitation_id]
-        row.state = invitations.state(invitation, now)
-        if theory:
-            row.theory, row.theory_confirmed = theory_total(session, invitation)
+def _stage(person, latest_gradings: list, answered: bool) -> str:
+    """``invitations.state`` up to the clock, from column values: revoked; with
+    submissions, graded once every graded one's newest grading has finished; submitted
+    answers; then working (opened), opened (viewed) or sent."""
+    if person.revoked_at is not None:
+        return "revoked"
+    if latest_gradings:
+        started = [g for g in latest_gradings if g is not None]
+        done = started and all(g.status in ("graded", "failed") for g in started)
+        return "graded" if done else "submitted"
+    if answered:
+        return "submitted"
+    if person.opened_at is not None:
+        return "working"
+    if person.viewed_at is not None:
+        return "opened"
+    return "sent"
+
+
+def _ends_at(assessment: Assessment, person) -> datetime:
+    """When the state turns "expired": the link's expiry before the clock starts, the end
+    of the candidate's time after (``invitations.time_ends_at``, on the row's values)."""
+    if person.opened_at is None:
+        return person.expires_at
+    clock = SimpleNamespace(
+        expires_at=person.expires_at,
+        opened_at=person.opened_at,
+        extra_time_factor=person.extra_time_factor,
+        assessment=assessment,
+    )
+    return invitations.time_ends_at(clock)
 
 
 #: Headline (metric, value, bar) of finished gradings, by grading id: a stored report never
@@ -623,21 +719,26 @@ def theory_total(
 ) -> tuple[tuple[float, float] | None, bool]:
     """(total, max) over submitted answers: a reviewer's score where given, else the
     rubric's suggestion; and whether every answer has a reviewer's score."""
-    answers = {a.question_id: a for a in invitation.answers if a.submitted_at}
-    question_ids = invitation.assessment.theory_question_ids or []
+    answers = {a.question_id: a.text for a in invitation.answers if a.submitted_at}
+    reviews = {qid: r.score for qid, r in latest_theory_reviews(session, invitation.id).items()}
+    return _theory(invitation.assessment.theory_question_ids or [], answers, reviews)
+
+
+def _theory(
+    question_ids: list[str], answers: dict[str, str], reviews: dict[str, float]
+) -> tuple[tuple[float, float] | None, bool]:
+    """``theory_total`` from the submitted answers' texts and the latest reviewed scores,
+    by question id."""
     if not question_ids or not answers:
         return None, False
-    reviews = latest_theory_reviews(session, invitation.id)
     total = maximum = 0.0
     confirmed = True
     for qid in question_ids:
-        answer = answers.get(qid)
-        question = load_bank().get(qid)
-        maximum += question.max_score
+        maximum += load_bank().get(qid).max_score
         if qid in reviews:
-            total += reviews[qid].score
-        elif answer is not None:
-            total += suggested(qid, answer.text).score
+            total += reviews[qid]
+        elif qid in answers:
+            total += suggested(qid, answers[qid]).score
             confirmed = False
     return (total, maximum), confirmed
 
