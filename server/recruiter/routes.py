@@ -5,15 +5,14 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
 
 from graders.challenges import all_challenges
 from graders.theory import load_bank
-from server import assessments, invitations
+from server import assessments, invitations, summary
 from server.extensions import db
 from server.forms import flash_errors
 from server.mail import backend, invitation_mail
-from server.models import Invitation, Submission
+from server.models import CandidateSummary, Invitation
 from server.recruiter import bp
 from server.recruiter.forms import (
     ActionForm,
@@ -23,6 +22,7 @@ from server.recruiter.forms import (
     ExtraTimeForm,
     InviteForm,
 )
+from server.rendering import id_links
 from server.security import role_required
 
 MANAGE = ("recruiter",)
@@ -111,7 +111,7 @@ def assessment(assessment_id: int):
     found = _assessment_or_404(assessment_id)
     now = invitations.utcnow()
     shown, page, pages, total = _invitations_page(found, request.args.get("page", 1, type=int))
-    rows = [(inv, invitations.state(inv, now)) for inv in shown]
+    rows = [(inv, summary.state_at(inv.stage, inv.ends_at, now)) for inv in shown]
     return render_template(
         "recruiter/assessment.html",
         assessment=found,
@@ -119,32 +119,40 @@ def assessment(assessment_id: int):
         page=page,
         pages=pages,
         total=total,
-        state_labels=STATE_LABELS,
+        state_labels={key: str(label) for key, label in STATE_LABELS.items()},
         invite_form=InviteForm(),
         csv_form=CsvForm(),
-        action_form=ActionForm(),
-        extend_form=ExtendForm(),
-        time_form=ExtraTimeForm(),
+        # Each row's four actions, linked at the cost of four url_for calls a page, not a row.
+        actions={
+            action: id_links("recruiter.invitation_action", "invitation_id", action=action)
+            for action in ("resend", "revoke", "extend", "extra-time")
+        },
     )
 
 
-def _invitations_page(assessment, page: int) -> tuple[list[Invitation], int, int, int]:
-    """One page of the assessment's invitations, newest first, loaded with what ``state``
-    reads: (invitations, page, pages, total). Thousands of rows with four forms each made
-    the page take seconds; a page is one count and one limited query."""
+def _invitations_page(assessment, page: int) -> tuple[list, int, int, int]:
+    """One page of the assessment's invitations, newest first, with the stage and end their
+    state is derived from (``server.summary``): (rows, page, pages, total). A page is one
+    count and one limited query, with no submission or report loaded."""
     session = db()
+    summary.ensure(session, assessment)
     total = session.scalar(
         sa.select(sa.func.count(Invitation.id)).where(Invitation.assessment_id == assessment.id)
     )
     pages = max(1, -(-total // PER_PAGE))
     page = min(max(1, page), pages)
-    shown = session.scalars(
-        sa.select(Invitation)
-        .where(Invitation.assessment_id == assessment.id)
-        .options(
-            selectinload(Invitation.submissions).selectinload(Submission.gradings),
-            selectinload(Invitation.answers),
+    shown = session.execute(
+        sa.select(
+            Invitation.id,
+            Invitation.candidate_name,
+            Invitation.candidate_email,
+            Invitation.expires_at,
+            Invitation.extra_time_factor,
+            CandidateSummary.stage,
+            CandidateSummary.ends_at,
         )
+        .join(CandidateSummary, CandidateSummary.invitation_id == Invitation.id)
+        .where(Invitation.assessment_id == assessment.id)
         .order_by(Invitation.id.desc())
         .limit(PER_PAGE)
         .offset((page - 1) * PER_PAGE)

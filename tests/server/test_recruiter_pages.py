@@ -38,7 +38,7 @@ def test_a_small_assessment_has_no_pager(
     assert "Only One" in page and 'class="pager"' not in page
 
 
-def test_each_rows_forms_carry_a_working_csrf_token(
+def test_each_row_has_one_form_whose_buttons_post_every_action_with_its_csrf_token(
     app, client, db, make_user, make_assessment, make_invitation, login
 ):
     import re
@@ -49,10 +49,23 @@ def test_each_rows_forms_carry_a_working_csrf_token(
     login(client, recruiter)
     app.config["WTF_CSRF_ENABLED"] = True
     page = client.get(f"/recruiter/assessments/{assessment.id}").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    row = page[page.index(f'id="inv-{invitation.id}"') :]
+    row = row[: row.index("</tr>")]
+    assert row.count("<form") == 1
+    token = re.search(r'name="csrf_token" value="([^"]+)"', row).group(1)
     base = f"/recruiter/invitations/{invitation.id}"
+    form_action = re.search(r'<form method="post" action="([^"]+)"', row).group(1)
+    targets = [form_action, *re.findall(r'formaction="([^"]+)"', row)]
+    assert targets == [f"{base}/{a}" for a in ("resend", "revoke", "extend", "extra-time")]
+    # Enter in a field presses the form's first button: a disabled one, so nothing is sent.
+    first = re.search(r"<button[^>]*>", row).group(0)
+    assert "disabled" in first and "formaction" not in first
     assert client.post(f"{base}/extend", data={"days": "3"}).status_code == 400  # no token
-    assert client.post(f"{base}/extend", data={"days": "3", "csrf_token": token}).status_code == 302
-    assert client.post(f"{base}/revoke", data={"csrf_token": token}).status_code == 302
+    fields = {"csrf_token": token, "days": "3", "factor": "1.5"}
+    for target in (targets[2], targets[3], targets[0], targets[1]):  # revoke last
+        assert client.post(target, data=fields).status_code == 302, target
     db.expire_all()
-    assert invitation.revoked_at is not None
+    assert invitation.revoked_at is not None and invitation.extra_time_factor == 1.5
+    page = client.get(f"/recruiter/assessments/{assessment.id}").get_data(as_text=True)
+    row = page[page.index(f'id="inv-{invitation.id}"') :]
+    assert 'class="state revoked"' in row[: row.index("</tr>")]
