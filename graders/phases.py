@@ -9,10 +9,13 @@ class from ``graders.catalogue``.
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import json
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from graders.progress import FIFO_NAME, Progress, ProgressChannel
 from graders.readback import OutputRejected, read_result
 from graders.text import clean
 from sandbox.base import Job, Limits, RunResult, Sandbox, wait_for
+from sandbox.lifecycle import make_work_dir
 
 HARNESS = Path(__file__).resolve().parent.parent / "sandbox" / "harness.py"
 #: In the predict input folder: the trained model, then the file whose creation starts the phase.
@@ -63,17 +67,52 @@ def place(src: Path, dest: Path) -> None:
 
 
 def write_data(src: Path, dest_dir: Path, name: str, limit: int | None) -> str:
-    """Place a data split in the input folder (cut to ``limit`` rows); its path in the sandbox."""
+    """Place a data split in the input folder (cut to ``limit`` rows); its path in the sandbox.
+
+    Like a whole split, a slice is hard-linked from a file made once per process
+    (``sliced``): the input folder is bound read-only, so no sandbox can change it.
+    """
     dest = dest_dir / f"{name}{src.suffix}"
-    if limit is None:
-        place(src, dest)
-    else:
+    place(src if limit is None else sliced(src, limit), dest)
+    return f"/job/{dest.name}"
+
+
+#: Slices one process keeps (a few tiers times the slices that tests and demos grade).
+SLICES_KEPT = 16
+_slices_lock = threading.Lock()
+_slice_ids = itertools.count()
+_slices: dict[tuple, Path] = {}
+_slices_dir: list[Path] = []  # this process's folder of slices, once made
+
+
+def sliced(src: Path, limit: int) -> Path:
+    """A read-only file with the first ``limit`` rows of ``src``, made once per process.
+
+    Keyed by the source's inode, size and mtime (not ctime: every hard link of a whole
+    split changes it): a prepared tier written again (``assay data prepare --force``
+    renames a new folder in) gets new slices. The newest ``SLICES_KEPT`` are kept. The
+    folder is owner-tagged: removed at exit, or by the janitor when the process dies.
+    """
+    st = src.stat()
+    key = (str(src), st.st_ino, st.st_size, st.st_mtime_ns, limit)
+    with _slices_lock:
+        made = _slices.get(key)
+        if made is not None and made.is_file():
+            return made
+        while len(_slices) >= SLICES_KEPT:  # the oldest goes; links to it stay valid
+            _slices.pop(next(iter(_slices))).unlink(missing_ok=True)
+        if not _slices_dir or not _slices_dir[0].is_dir():
+            _slices_dir[:] = [make_work_dir("slices")]
+            atexit.register(shutil.rmtree, _slices_dir[0], True)
+        dest = _slices_dir[0] / f"{next(_slice_ids)}-{src.stem}-{limit}{src.suffix}"
         arr = read_array(src)[:limit]
         if arr.dtype == object:
             dest.write_text(json.dumps([str(s) for s in arr], ensure_ascii=False), encoding="utf-8")
         else:
             np.save(dest, arr, allow_pickle=False)
-    return f"/job/{dest.name}"
+        dest.chmod(0o444)
+        _slices[key] = dest
+        return dest
 
 
 def write_inputs(arr: np.ndarray, dest_dir: Path, name: str) -> str:
@@ -229,10 +268,22 @@ def phase_job(phase: str, folder: Path, work: Path, limits: Limits, extra_env, c
     )
 
 
-def run_phase(sandbox: Sandbox, phase: str, job: Job, progress: Progress | None) -> PhaseRun:
-    """Run one phase in ``sandbox``, its progress read from the FIFO; ``PhaseFailed`` if it failed."""
+def run_phase(
+    sandbox: Sandbox,
+    phase: str,
+    job: Job,
+    progress: Progress | None,
+    on_start: Callable[[], None] | None = None,
+) -> PhaseRun:
+    """Run one phase in ``sandbox``, its progress read from the FIFO; ``PhaseFailed`` if it failed.
+
+    ``on_start`` is called as the sandbox is asked to start: work the phase does not need
+    (the predict inputs) begins there, beside the sandbox's start, not before it.
+    """
     if progress:
         progress({"event": "phase", "phase": phase, "status": "sandbox"})
+    if on_start is not None:
+        on_start()
     channel = ProgressChannel(job.input_dir, phase, progress)
     try:
         run = sandbox.run(job)
@@ -301,11 +352,17 @@ class EarlyPhase:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def go(self, cancel=None) -> PhaseRun:
-        """Start the phase (its input must be in place) and wait for it, within its limit."""
+    def go(self, cancel=None, on_go: Callable[[], None] | None = None) -> PhaseRun:
+        """Start the phase (its input must be in place) and wait for it, within its limit.
+
+        ``on_go`` is called once the sandbox has been told to start (as ``run_phase``'s
+        ``on_start``).
+        """
         if self.progress:
             self.progress({"event": "phase", "phase": self.phase, "status": "sandbox"})
         (self.ready / GO_FILE).touch()
+        if on_go is not None:
+            on_go()
         started = time.monotonic()
         outcome = wait_for(self._ended, started + self.limits.wall_seconds, cancel)
         if outcome != "done":

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import statistics
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -78,7 +79,17 @@ class GradeOptions:
 
 
 def _train(
-    challenge, dataset, submission, work, seed, options, sandbox, progress, cancel, warm=None
+    challenge,
+    dataset,
+    submission,
+    work,
+    seed,
+    options,
+    sandbox,
+    progress,
+    cancel,
+    warm=None,
+    on_start=None,
 ) -> PhaseRun:
     def make_job(folder: Path, sub: str) -> dict:
         data = {
@@ -98,32 +109,38 @@ def _train(
     # A warm sandbox (graders/warm.py) when one fits; None back: it died first, grade cold.
     slot = warm.take(limits, options.extra_env) if warm is not None else None
     if slot is not None:
-        trained = slot.hand_over(submission, make_job, limits, work, progress, cancel)
+        trained = slot.hand_over(submission, make_job, limits, work, progress, cancel, on_start)
         if trained is not None:
             return trained
     folder, sub = input_dir(work, "train", submission)
     write_job(folder, make_job(folder, sub))
     job = phase_job("train", folder, work, limits, options.extra_env, cancel)
-    return run_phase(sandbox, "train", job, progress)
+    return run_phase(sandbox, "train", job, progress, on_start)
 
 
 def _start_predict(
     challenge, dataset, submission, work, options, sandbox, progress, shadow_seed
-) -> tuple[EarlyPhase, dict[str, Disguise]]:
-    """Start the predict sandbox early; also the disguises of the test set and its shadow.
+) -> tuple[EarlyPhase, dict[str, Disguise], _HiddenInputs]:
+    """Start the predict sandbox early; also the disguises of the test set and its shadow,
+    and their writer (started with the train sandbox, waited for before the predict go).
 
-    Where the platform predicts, the submission is not placed in its input folder.
+    Where the platform predicts, the submission is not placed in its input folder. The
+    job names the hidden sets' files before they exist: the harness reads them only after
+    its go, and the shadow (about 0.3 s for the 1,000 sample images) is then made while the
+    model trains instead of before its sandbox starts.
     """
     spec = challenge.spec
     candidate = submission if spec.contract.predict == "candidate" else None
     folder, sub = input_dir(work, "predict", candidate)
-    sets = _hidden_sets(challenge, dataset, options, shadow_seed)
+    names = ["test", "shadow"] if spec.shadow.enabled else ["test"]
+    rows = _test_rows(dataset, options.test_limit)
     rng = np.random.default_rng(shadow_seed)
-    disguises = {name: disguise(len(x), rng) for name, x in sets.items()}
+    disguises = {name: disguise(rows, rng) for name in names}
+    suffix = ".json" if dataset.x_path("test").suffix == ".json" else ".npy"
     data = {}
-    for name in rng.permutation(list(sets)).tolist():  # the sandbox predicts in this order
-        hidden = disguises[name]
-        data[hidden.name] = write_inputs(sets[name][hidden.order], folder, hidden.name)
+    for name in rng.permutation(names).tolist():  # the sandbox predicts in this order
+        data[disguises[name].name] = f"/job/{disguises[name].name}{suffix}"
+    hidden = _HiddenInputs(challenge, dataset, options, shadow_seed, folder, disguises, data)
     for name in spec.dataset.extra_sets:
         data[name] = write_data(dataset.x_path(name), folder, f"{name}_x", options.test_limit)
     job = {
@@ -149,7 +166,13 @@ def _start_predict(
         options.extra_env,
         progress,
     )
-    return early, disguises
+    return early, disguises, hidden
+
+
+def _test_rows(dataset: PreparedDataset, limit: int | None) -> int:
+    """Rows of the test slice, from the manifest (the inputs are read later)."""
+    rows = int(dataset.splits["test"])
+    return rows if limit is None else len(range(rows)[:limit])
 
 
 def _hidden_sets(challenge, dataset, options, shadow_seed: int) -> dict[str, np.ndarray]:
@@ -161,13 +184,69 @@ def _hidden_sets(challenge, dataset, options, shadow_seed: int) -> dict[str, np.
     return sets
 
 
-def _predict(early: EarlyPhase, trained: PhaseRun, cancel, disk_mb: int) -> tuple[PhaseRun, int]:
+class _HiddenInputs:
+    """Writes the test inputs and their shadow, each in its disguise, on a thread of its own.
+
+    ``start`` is called as the train sandbox starts (a second call does nothing); ``wait``
+    starts it if it never started, waits for it, and raises what it raised: the predict
+    phase's go waits for it. ``join`` only waits (the grading's folder outlives the thread).
+    """
+
+    def __init__(self, challenge, dataset, options, shadow_seed, folder, disguises, paths):
+        self._args = (challenge, dataset, options, shadow_seed)
+        self._folder, self._disguises, self._paths = folder, disguises, paths
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._write, name="assay-hidden-inputs", daemon=True
+                )
+                self._thread.start()
+
+    def wait(self) -> None:
+        self.start()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def join(self) -> None:
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+
+    def _write(self) -> None:
+        try:
+            sets = _hidden_sets(*self._args)
+            for name, x in sets.items():
+                hidden = self._disguises[name]
+                if len(x) != len(hidden.order):
+                    raise RuntimeError(
+                        f"the {name} set has {len(x)} rows, its manifest {len(hidden.order)}"
+                    )
+                path = write_inputs(x[hidden.order], self._folder, hidden.name)
+                if self._paths.get(hidden.name) != path:
+                    raise RuntimeError(f"the {name} set was written as {path}, not as named")
+                # Written after the sandbox started: readable by its user whatever the umask.
+                (self._folder / Path(path).name).chmod(0o644)
+        except BaseException as exc:  # re-raised in the grading's thread by wait()
+            self._error = exc
+
+
+def _predict(
+    early: EarlyPhase, trained: PhaseRun, cancel, disk_mb: int, hidden: _HiddenInputs
+) -> tuple[PhaseRun, int]:
     """Hand the trained model over and run the predict phase; also the model file's size."""
     source = trained.out / "model.keras"
     try:
         size = regular_file(source, "the saved model (model.keras)", disk_mb * 2**20)
     except OutputRejected as exc:
         raise PhaseFailed(exc.code, f"after training: {exc}") from None
+    hidden.wait()  # the test inputs and their shadow are in place before the go
     model = early.ready / "model.keras"
     place(source, model)
     model.chmod(0o644)  # the sandbox's user is not the owner
@@ -233,19 +312,29 @@ def grade_once(
         work = Path(tmp)
         work.chmod(0o711)  # sandbox users traverse it to their input folders, never list it
         phase = "train"
-        early, disguises = _start_predict(
+        early, disguises, hidden = _start_predict(
             challenge, dataset, submission, work, options, sandbox, progress, shadow_seed
         )
         try:
             trained = _train(
-                challenge, dataset, submission, work, seed, options, sandbox, progress, cancel, warm
+                challenge,
+                dataset,
+                submission,
+                work,
+                seed,
+                options,
+                sandbox,
+                progress,
+                cancel,
+                warm,
+                on_start=hidden.start,
             )
             _note_phase(report, trained, "train")
             report.reproducibility["train_sandbox"] = "warm" if trained.warm else "cold"
             report.history = _readback(read_history, trained.out)
             phase = "predict"
             disk_mb = phase_limits(challenge, "train", dataset.tier, options).disk_mb
-            predicted, model_bytes = _predict(early, trained, cancel, disk_mb)
+            predicted, model_bytes = _predict(early, trained, cancel, disk_mb, hidden)
             report.reproducibility["model_kb"] = math.ceil(model_bytes / 1024)
             _note_phase(report, predicted, "predict")
             phase = "score"
@@ -258,6 +347,7 @@ def grade_once(
             return failed_report(report, exc.code, str(exc), phase=phase, detail=exc.detail)
         finally:
             early.abandon()
+            hidden.join()  # nothing writes into the folder once it is removed
         predictions = _undisguised(loaded, disguises)
         view = _SlicedDataset(dataset, options.test_limit)
         report = score_predictions(challenge, view, predictions, report)

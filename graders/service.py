@@ -23,6 +23,7 @@ from pathlib import Path, PurePath
 
 from graders.catalogue import ErrorCode
 from graders.challenges import get_challenge
+from graders.datasets import PreparedDataset, open_dataset
 from graders.errors import AssayError, DatasetError, UnknownChallengeError
 from graders.pipeline import GradeOptions, grade
 from graders.report import ErrorInfo, Report, failed_report
@@ -78,7 +79,7 @@ def grade_submission(
 def _grade(slug, source, filename, sandbox, image, options, progress, cancel, warm) -> Report:
     try:
         challenge = get_challenge(slug)
-        dataset = open_challenge_dataset(challenge, options.tier)
+        dataset = open_verified_dataset(challenge, options.tier)
         if options.bars:
             challenge = challenge.with_bars(dataset.tier, options.bars)
     except (UnknownChallengeError, DatasetError) as exc:
@@ -111,6 +112,44 @@ def _grade(slug, source, filename, sandbox, image, options, progress, cancel, wa
                 phase="sandbox",
                 detail=traceback.format_exc(),
             )
+
+
+_verified_lock = threading.Lock()
+_verified: dict[Path, tuple] = {}
+
+
+def open_verified_dataset(challenge, tier: str | None = None) -> PreparedDataset:
+    """``open_challenge_dataset``, its checksums verified once per process per tier.
+
+    Verifying reads every file of the tier (tens of MB on the full tiers) on every grading
+    otherwise. A tier is verified again when any of its files differs from the one verified
+    (inode, size or mtime): ``assay data prepare`` writes a new folder, and an edited file
+    has a new mtime.
+    """
+    tier = tier or challenge.spec.dataset.default_tier
+    challenge.spec.bars(tier)  # an unknown tier is a usage error, not missing data
+    opened = open_dataset(challenge.spec.dataset.name, tier, verify=False)
+    seen = _file_stats(opened)
+    with _verified_lock:
+        if seen is not None and _verified.get(opened.root) == seen:
+            return opened
+    dataset = open_challenge_dataset(challenge, tier)  # DatasetError names the fix
+    if seen is not None and _file_stats(dataset) == seen:
+        with _verified_lock:
+            _verified[dataset.root] = seen
+    return dataset
+
+
+def _file_stats(dataset: PreparedDataset) -> tuple | None:
+    """What tells the tier's files apart from the ones verified; None when one is missing."""
+    stats = []
+    for rel in sorted(dataset.manifest["files"]):
+        try:
+            st = (dataset.root / rel).stat()
+        except OSError:
+            return None
+        stats.append((rel, st.st_ino, st.st_size, st.st_mtime_ns))
+    return (json.dumps(dataset.manifest, sort_keys=True), *stats)
 
 
 def strip_identity(notebook: bytes) -> bytes:
@@ -172,7 +211,8 @@ class _Heartbeat:
             self._thread.start()
 
     def _beat(self, progress: Progress, every: float) -> None:
-        progress({"event": "heartbeat"})
+        # The first beat after one interval, not at once: the claim has just set the lease,
+        # and a write now would compete with the grading's own on its way to the sandbox.
         while not self._stop.wait(every):
             progress({"event": "heartbeat"})
 

@@ -164,11 +164,13 @@ class WarmSlot:
         work: Path,
         progress: Progress | None = None,
         cancel=None,
+        on_start: Callable[[], None] | None = None,
     ) -> PhaseRun | None:
         """Give the sandbox its job and run it within ``limits`` (counted from now).
 
         ``make_job(folder, submission_path)`` stages the data in ``folder`` and returns the
-        job. The trained output is moved to ``work/train-out``. Returns None when the
+        job; ``on_start`` is called once the sandbox is told to start (``EarlyPhase.go``).
+        The trained output is moved to ``work/train-out``. Returns None when the
         sandbox died before its harness took the job (the caller grades cold); a slot
         takes one job only (``WarmSlotSpent``) and is removed afterwards.
         """
@@ -186,7 +188,7 @@ class WarmSlot:
             self.early.limits = limits
             self.early.progress = progress
             try:
-                trained = self.early.go(cancel)
+                trained = self.early.go(cancel, on_start)
             except (PhaseFailed, SandboxError) as exc:
                 if self.early.started.is_set() or (cancel is not None and cancel.is_set()):
                     raise
