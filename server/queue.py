@@ -7,18 +7,25 @@ commit and enqueue) costs nothing: the worker's sweeper puts the grading back
 because taking a grading is a conditional update that only one worker wins.
 
 ``SqliteHuey`` in its own file in the instance folder by default (no server to run);
-``RedisHuey`` when ``ASSAY_QUEUE_URL`` is a ``redis://`` URL (several machines).
+``RedisHuey`` when ``ASSAY_QUEUE_URL`` is a ``redis://`` URL (several machines). An idle
+worker blocks on Redis; on SQLite it sleeps until an enqueue wakes it (``WakingSqliteStorage``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
+import select
+import socket
 import threading
+import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
 from huey import Huey, RedisHuey, SqliteHuey
+from huey.storage import SqliteStorage
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +53,12 @@ class QueueSettings:
     sweep_seconds: float = 10.0
     #: Gradings one worker process runs at once (each one is a train and a predict sandbox).
     threads: int = 1
-    #: How often an idle worker polls SQLite for a message (Redis blocks instead).
+    #: How often an idle worker polls SQLite for a message when it has no wake-up socket
+    #: (Redis blocks instead).
     poll_seconds: float = 0.05
+    #: With a wake-up socket: how often an idle worker still looks at the SQLite queue, for a
+    #: message sent without a wake-up (an enqueue wakes it at once).
+    wake_check_seconds: float = 1.0
     #: Progress: at most one epoch event per this many seconds (the last one always).
     epoch_seconds: float = 1.0
     #: How long a stopping worker waits for cancelled gradings to hand back their sandboxes.
@@ -62,6 +73,7 @@ class QueueSettings:
             sweep_seconds=_number("ASSAY_SWEEP_SECONDS", cls.sweep_seconds),
             threads=int(_number("ASSAY_WORKER_THREADS", cls.threads)),
             poll_seconds=_number("ASSAY_POLL_SECONDS", cls.poll_seconds),
+            wake_check_seconds=_number("ASSAY_WAKE_CHECK_SECONDS", cls.wake_check_seconds),
             epoch_seconds=_number("ASSAY_EPOCH_SECONDS", cls.epoch_seconds),
             shutdown_seconds=_number("ASSAY_SHUTDOWN_SECONDS", cls.shutdown_seconds),
             sandbox=os.environ.get("ASSAY_SANDBOX") or cls.sandbox,
@@ -79,11 +91,129 @@ def make_huey(instance: Path | str, url: str = "") -> Huey:
     elif url:
         raise ValueError(f"ASSAY_QUEUE_URL must be a redis:// URL, not {url!r}")
     else:
+        settings = QueueSettings.from_env()
         huey = SqliteHuey(
-            "assay", filename=str(Path(instance) / QUEUE_FILE), results=False, timeout=15
+            "assay",
+            storage_class=WakingSqliteStorage,
+            filename=str(Path(instance) / QUEUE_FILE),
+            wake_dir=str(Path(instance) / WAKE_DIR),
+            check_seconds=settings.wake_check_seconds,
+            poll_seconds=settings.poll_seconds,
+            results=False,
+            timeout=15,
         )
     huey.assay_grade = huey.task(name=GRADE_TASK)(_grade)
     return huey
+
+
+#: Beside the queue file: one datagram socket per idle-waiting worker process.
+WAKE_DIR = "queue-wake"
+#: AF_UNIX socket paths are limited to 107 bytes on Linux.
+_SOCKET_PATH_MAX = 107
+
+
+class WakingSqliteStorage(SqliteStorage):
+    """The SQLite queue, with idle workers woken by each enqueue instead of polling.
+
+    ``SqliteHuey`` has no blocking pop: an idle consumer polls the file, and a message waits
+    for the next poll (half the interval on average). Here a worker process binds a datagram
+    socket in ``wake_dir`` on its first ``dequeue`` and waits on it; every process that
+    enqueues (web or worker) sends one byte to each socket there. A message is taken at
+    once, and an idle worker looks at the file only every ``check_seconds`` (a message sent
+    without a wake-up: the safety net, as for a lost message). A socket left by a killed
+    worker is removed by the next sender that is refused. Without a socket (a path too long
+    for AF_UNIX, say), the worker polls every ``poll_seconds``.
+    """
+
+    blocking = True  # the consumer calls dequeue() again at once: dequeue() does the waiting
+
+    def __init__(
+        self,
+        name="huey",
+        *,
+        wake_dir: str,
+        check_seconds: float = 1.0,
+        poll_seconds: float = 0.05,
+        **kwargs,
+    ):
+        super().__init__(name, **kwargs)
+        self.wake_dir = Path(wake_dir)
+        self.check_seconds, self.poll_seconds = check_seconds, poll_seconds
+        self._lock = threading.Lock()
+        self._listener: tuple[int, socket.socket | None] | None = None  # (pid, socket)
+        self._sender: tuple[int, socket.socket] | None = None
+
+    def enqueue(self, data, priority=None):
+        super().enqueue(data, priority)
+        try:
+            self._wake()
+        except OSError:  # a wake-up is an optimisation: the worker looks anyway, later
+            log.debug("could not wake the queue's workers", exc_info=True)
+
+    def dequeue(self):
+        listener = self._listen()  # before the first look: a wake-up after it is not missed
+        data = super().dequeue()
+        if data is not None:
+            return data
+        if listener is None:
+            time.sleep(self.poll_seconds)
+        elif select.select([listener], [], [], self.check_seconds)[0]:
+            _drain(listener)
+        return super().dequeue()
+
+    def _listen(self) -> socket.socket | None:
+        with self._lock:
+            if self._listener is not None and self._listener[0] == os.getpid():
+                return self._listener[1]
+            sock = None
+            path = self.wake_dir / f"{os.getpid()}-{secrets.token_hex(4)}.sock"
+            if len(os.fsencode(path)) <= _SOCKET_PATH_MAX:
+                try:
+                    self.wake_dir.mkdir(exist_ok=True)
+                    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                    sock.bind(str(path))
+                    sock.setblocking(False)
+                    weakref.finalize(self, _close_listener, sock, path)
+                except OSError:
+                    log.warning("no wake-up socket at %s; polling the queue", path, exc_info=True)
+                    sock = None
+            else:
+                log.warning("%s is too long for a socket; polling the queue", path)
+            self._listener = (os.getpid(), sock)
+            return sock
+
+    def _wake(self) -> None:
+        try:
+            names = os.listdir(self.wake_dir)
+        except FileNotFoundError:  # no worker has waited here yet
+            return
+        with self._lock:
+            if self._sender is None or self._sender[0] != os.getpid():
+                self._sender = (os.getpid(), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM))
+            sender = self._sender[1]
+        for name in names:
+            if not name.endswith(".sock"):
+                continue
+            path = self.wake_dir / name
+            try:
+                sender.sendto(b"!", socket.MSG_DONTWAIT, str(path))
+            except (ConnectionRefusedError, FileNotFoundError):  # its worker is gone
+                path.unlink(missing_ok=True)
+            except BlockingIOError:  # its wake-ups are queued already: it will look
+                pass
+
+
+def _drain(sock: socket.socket) -> None:
+    try:
+        while sock.recv(64):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _close_listener(sock: socket.socket, path: Path) -> None:
+    sock.close()
+    path.unlink(missing_ok=True)
 
 
 def _grade(grading_id: int) -> None:
