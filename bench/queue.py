@@ -23,10 +23,23 @@ after) to:
 (``graders.warm``; without it the worker runs with ``ASSAY_WARM=0``); ``--gap S`` waits S
 seconds between submissions, so an idle worker's warm sandbox has finished its imports.
 Times are the worker's event timestamps against this process's clock (same machine).
+
+``--redis`` (issue 13): the same fast job through Redis, with 1 and then 2 ``assay worker``
+processes (``--workers 1 2``), side by side in one run. Each configuration gets fresh state:
+its own redis-server (started here on a free port of 127.0.0.1) and its own database
+(PostgreSQL, the scale-out deployment's, from ``ASSAY_BENCH_POSTGRES_URL`` or the cluster
+on 127.0.0.1; ``--database sqlite`` for a machine without one). N submissions are enqueued
+in a burst (one commit each, as N candidates would), and per configuration it prints
+submissions/s (first enqueue to last finished), enqueue -> sandbox p50/p99 (mostly the wait
+behind the gradings ahead), claim -> sandbox p50/p99 (the dispatch itself), lost (never
+finished), duplicates (a grading stored more than once, or two sandboxes for one try) and
+the throughput ratio of 2 workers to 1. The ratio is bounded by this machine's cores: every
+grading's sandbox needs CPU (its interpreter starts and imports until the 1 s limit).
 Usage:
 
     .venv/bin/python bench/queue.py [--n 50] [--sandbox auto|docker|bwrap]
     .venv/bin/python bench/queue.py --n 50 --start --gap 8 [--warm]
+    .venv/bin/python bench/queue.py --redis --workers 1 2 --n 60 [--database sqlite]
 """
 
 # ruff: noqa: E402 (sys.path is fixed before the standard library is imported)
@@ -40,13 +53,17 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import tempfile
 import time
+import uuid
 from datetime import datetime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,7 +143,14 @@ def main() -> None:
     parser.add_argument("--start", action="store_true", help="also time enqueue -> code")
     parser.add_argument("--warm", action="store_true", help="the worker keeps warm sandboxes")
     parser.add_argument("--gap", type=float, default=0.0, help="seconds between submissions")
+    parser.add_argument("--redis", action="store_true", help="a burst through Redis (issue 13)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="with --redis")
+    parser.add_argument(
+        "--database", default="postgresql", choices=["postgresql", "sqlite"], help="with --redis"
+    )
     args = parser.parse_args()
+    if args.redis:
+        return main_redis(args)
     args.start = args.start or args.warm
     options = START_OPTIONS if args.start else OPTIONS
 
@@ -174,6 +198,7 @@ def main() -> None:
 
     mode = ("warm" if args.warm else "cold") + f" train sandbox, gap {args.gap:g} s"
     print(f"\n{args.n} submissions, one at a time, sandbox {args.sandbox}, {mode}, {instance}")
+    print("load average (1, 5, 15 min) at the end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     for name, _key in STEPS:
         values = [row[name] for row in rows if name in row]
         if values:
@@ -181,6 +206,258 @@ def main() -> None:
                 f"enqueue -> {name:<8} median {statistics.median(values):7.1f} ms"
                 f"   p99 {percentile(values, 0.99):7.1f} ms   (n={len(values)})"
             )
+
+
+# -- --redis: a burst through Redis with 1 and 2 workers (issue 13) ------------------------------
+
+POSTGRES_URL = "postgresql://assay:assay@127.0.0.1:5432/assay"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_redis(folder: Path) -> tuple[subprocess.Popen, str]:
+    if shutil.which("redis-server") is None:
+        sys.exit("redis-server is not installed (scripts/system-deps.sh)")
+    port = _free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+        + ["--appendonly", "no", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    sys.exit("redis-server did not start")
+
+
+class _Database:
+    """A fresh, migrated database for one configuration; dropped by ``close``."""
+
+    def __init__(self, kind: str, instance: Path):
+        from server.db import make_engine
+        from server.migrate import upgrade
+
+        self.admin = None
+        if kind == "sqlite":
+            self.url = f"sqlite:///{instance / 'assay.db'}"
+        else:
+            import sqlalchemy as sa
+
+            base = os.environ.get("ASSAY_BENCH_POSTGRES_URL") or POSTGRES_URL
+            self.admin = make_engine(base, isolation_level="AUTOCOMMIT")
+            self.name = f"assay_bench_queue_{uuid.uuid4().hex[:10]}"
+            try:
+                with self.admin.connect() as conn:
+                    conn.execute(sa.text(f"CREATE DATABASE {self.name}"))
+            except Exception as exc:
+                sys.exit(f"PostgreSQL at {base} does not answer ({exc}); or use --database sqlite")
+            self.url = self.admin.url.set(database=self.name).render_as_string(hide_password=False)
+        upgrade(self.url, instance)
+
+    def close(self) -> None:
+        if self.admin is not None:
+            import sqlalchemy as sa
+
+            with self.admin.connect() as conn:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)"))
+            self.admin.dispose()
+
+
+def _final_counts(factory) -> int:
+    import sqlalchemy as sa
+
+    from server.models import Grading
+
+    with factory() as session:
+        return session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Grading)
+            .where(Grading.status.in_(("graded", "failed")))
+        )
+
+
+def _all_events(factory) -> dict[int, list[tuple[str, dict, datetime]]]:
+    import sqlalchemy as sa
+
+    from server.models import ProgressEvent
+
+    with factory() as session:
+        rows = session.execute(
+            sa.select(
+                ProgressEvent.grading_id,
+                ProgressEvent.kind,
+                ProgressEvent.data_json,
+                ProgressEvent.at,
+            ).order_by(ProgressEvent.grading_id, ProgressEvent.seq)
+        ).all()
+    events: dict[int, list[tuple[str, dict, datetime]]] = {}
+    for grading_id, kind, data_json, at in rows:
+        events.setdefault(grading_id, []).append((kind, json.loads(data_json), at))
+    return events
+
+
+def _burst(workers: int, n: int, args, root: Path) -> dict:
+    """One configuration: fresh Redis and database, ``workers`` processes, N at once."""
+    from server.db import make_engine, make_session_factory
+    from server.grading import use_queue
+    from server.queue import make_huey
+
+    instance = root / f"workers-{workers}"
+    instance.mkdir()
+    with contextlib.ExitStack() as stack:
+        database = _Database(args.database, instance)
+        stack.callback(database.close)
+        redis, url = _start_redis(instance)
+        stack.callback(redis.wait, 10)
+        stack.callback(redis.terminate)
+        engine = make_engine(database.url)
+        stack.callback(engine.dispose)
+        factory = make_session_factory(engine)
+        use_queue(factory, make_huey(instance, url))
+        env = {
+            **os.environ,
+            "ASSAY_INSTANCE": str(instance),
+            "ASSAY_QUEUE_URL": url,
+            "ASSAY_DATABASE_URL": database.url,
+            "ASSAY_SANDBOX": args.sandbox,
+            "ASSAY_WARM": "0",
+            "ASSAY_WORKER_THREADS": "1",
+        }
+        procs = [_start_worker(instance / f"worker-{k}.log", env, stack) for k in range(workers)]
+        # Warm-up: one grading per worker (imports, first container), not timed.
+        for _ in range(workers):
+            _submit(factory)
+        _wait_count(factory, workers, procs, 300)
+        queued: dict[int, datetime] = {}
+        for _ in range(n):
+            grading_id, at = _submit(factory)
+            queued[grading_id] = at
+        _wait_count(factory, workers + n, procs, max(300, 20 * n / workers), allow_short=True)
+        events = _all_events(factory)
+    return _figures(workers, queued, events)
+
+
+def _start_worker(log_path: Path, env: dict, stack: contextlib.ExitStack) -> subprocess.Popen:
+    log = stack.enter_context(log_path.open("wb"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "worker"], stdout=log, stderr=log, cwd=ROOT, env=env
+    )
+
+    def stop() -> None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    stack.callback(stop)
+    return proc
+
+
+def _wait_count(factory, count: int, procs, seconds: float, allow_short=False) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _final_counts(factory) >= count:
+            return
+        for proc in procs:
+            if proc.poll() is not None:
+                sys.exit(f"a worker exited with {proc.returncode}")
+        time.sleep(0.2)
+    if not allow_short:
+        sys.exit(f"the warm-up did not end within {seconds:g} s")
+
+
+def _figures(workers: int, queued: dict[int, datetime], events: dict) -> dict:
+    enqueue_sandbox, claim_sandbox, finished = [], [], []
+    lost = duplicates = retried = 0
+    for grading_id, at in queued.items():
+        seen = events.get(grading_id, [])
+        claims = [t for k, d, t in seen if k == "status" and d.get("status") == "running"]
+        finals = [
+            t for k, d, t in seen if k == "status" and d.get("status") in ("graded", "failed")
+        ]
+        sandboxes = [
+            t
+            for k, d, t in seen
+            if k == "phase" and d.get("phase") == "train" and d.get("status") == "sandbox"
+        ]
+        if not finals:
+            lost += 1
+            continue
+        duplicates += len(finals) > 1 or len(sandboxes) > len(claims)
+        retried += len(claims) > 1
+        finished.append(finals[0])
+        if sandboxes and claims:
+            enqueue_sandbox.append((sandboxes[0] - at).total_seconds() * 1000)
+            claim_sandbox.append((sandboxes[0] - claims[0]).total_seconds() * 1000)
+    span = (max(finished) - min(queued.values())).total_seconds() if finished else float("nan")
+    return {
+        "workers": workers,
+        "n": len(queued),
+        "finished": len(finished),
+        "seconds": span,
+        "rate": len(finished) / span if finished else 0.0,
+        "enqueue_sandbox": enqueue_sandbox,
+        "claim_sandbox": claim_sandbox,
+        "lost": lost,
+        "duplicates": duplicates,
+        "retried": retried,
+    }
+
+
+def _p(values: list[float], q: float) -> str:
+    return f"{percentile(values, q):8.1f}" if values else "     n/a"
+
+
+def main_redis(args) -> None:
+    from graders.datasets import prepare
+
+    prepare(["mnist"])
+    os.environ.pop("ASSAY_QUEUE_URL", None)
+    root = Path(tempfile.mkdtemp(prefix="assay-bench-queue-redis-"))
+    os.environ["ASSAY_INSTANCE"] = str(root)
+    results = []
+    for workers in args.workers:
+        print(f"{workers} worker(s): {args.n} submissions in a burst ...", flush=True)
+        results.append(_burst(workers, args.n, args, root))
+        print(f"  done in {results[-1]['seconds']:.1f} s", flush=True)
+    cores = os.cpu_count()
+    print(
+        f"\n{args.n} submissions in a burst through Redis, {args.database} database, sandbox "
+        f"{args.sandbox}, fast job (train limit 1 s), {cores} cores, {root}"
+    )
+    print("load average (1, 5, 15 min) at the end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    print(
+        "workers  submissions/s  wall s   enqueue->sandbox p50 / p99 ms"
+        "   claim->sandbox p50 / p99 ms   lost  duplicates  retried"
+    )
+    for r in results:
+        print(
+            f"{r['workers']:>7}  {r['rate']:13.2f}  {r['seconds']:6.1f}   "
+            f"{_p(r['enqueue_sandbox'], 0.5)} / {_p(r['enqueue_sandbox'], 0.99)}      "
+            f"{_p(r['claim_sandbox'], 0.5)} / {_p(r['claim_sandbox'], 0.99)}    "
+            f"{r['lost']:>4}  {r['duplicates']:>10}  {r['retried']:>7}"
+        )
+    by_workers = {r["workers"]: r for r in results}
+    if 1 in by_workers and 2 in by_workers and by_workers[1]["rate"]:
+        ratio = by_workers[2]["rate"] / by_workers[1]["rate"]
+        print(f"\nthroughput ratio, 2 workers / 1 worker: {ratio:.2f}")
+    print(
+        f"The ratio is bounded by this machine's {cores} CPU cores, shared by both workers, "
+        "their sandboxes, the database and Redis (and anything else running): it measures "
+        "dispatch latency and loss under contention, not how the platform scales on "
+        "separate hosts."
+    )
 
 
 if __name__ == "__main__":
