@@ -418,8 +418,10 @@ def drive(port: int, urls: list[str], cookie: str, requests: int, concurrency: i
         took = (time.perf_counter() - started) * 1000
         return took if status == 200 else None
 
-    for k in range(2 * len(urls)):  # warm each worker's first-use caches
-        one(k)
+    # Warm every worker's first-use caches (templates, translations): rounds of parallel
+    # requests, so that each worker takes some, not one worker all of them.
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, range(2 * max(concurrency, len(urls)))))
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         got = list(pool.map(one, range(requests)))
@@ -491,7 +493,7 @@ def main() -> None:
                     reviewer,
                     [f"/review/assessments/{a}?sort=metric&dir=desc"],
                 ),
-                "reviewer table, every sort and filter": (
+                "reviewer table, all orders": (
                     reviewer,
                     [
                         f"/review/assessments/{a}?sort={sort}&dir={way}"

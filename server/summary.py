@@ -62,6 +62,12 @@ def state_at(stage: str, ends_at: datetime | None, now: datetime) -> str:
     return stage
 
 
+def _label(number) -> str:
+    """A blind reviewer's sort key: the label "Candidate 7" in lower case, as the rows built
+    in Python sort it (so "candidate 10" comes before "candidate 2")."""
+    return f"candidate {number}"
+
+
 def refresh(session: Session, invitation_ids) -> None:
     """Recompute the summaries of ``invitation_ids`` (those still there)."""
     from server.review.service import build_rows
@@ -90,6 +96,7 @@ def refresh(session: Session, invitation_ids) -> None:
                         "assessment_id": assessment_id,
                         "number": r.who.number,
                         "name_key": r.who.label.lower(),
+                        "label_key": _label(r.who.number),
                         "outcome": r.outcome,
                         "headline": r.headline,
                         "attempts": r.attempts,
@@ -107,17 +114,19 @@ def refresh(session: Session, invitation_ids) -> None:
             )
 
 
-def ensure(session: Session, assessment: Assessment) -> None:
-    """Make the summaries the assessment's invitations lack (two counts when none lack one:
-    a summary outlives no invitation, its foreign key cascades)."""
+def ensure(session: Session, assessment: Assessment, summarised: int | None = None) -> bool:
+    """Make the summaries the assessment's invitations lack; whether it made any. Two counts
+    when none lack one (a summary outlives no invitation: its foreign key cascades), one when
+    the caller counted the summaries (``summarised``)."""
     invited = session.scalar(
         sa.select(sa.func.count()).where(Invitation.assessment_id == assessment.id)
     )
-    summarised = session.scalar(
-        sa.select(sa.func.count()).where(CandidateSummary.assessment_id == assessment.id)
-    )
+    if summarised is None:
+        summarised = session.scalar(
+            sa.select(sa.func.count()).where(CandidateSummary.assessment_id == assessment.id)
+        )
     if invited == summarised:
-        return
+        return False
     missing = list(
         session.scalars(
             sa.select(Invitation.id)
@@ -131,6 +140,7 @@ def ensure(session: Session, assessment: Assessment) -> None:
     if missing:
         refresh(session, missing)
         session.commit()
+    return bool(missing)
 
 
 def counts(session: Session, assessment_id: int) -> dict[str, int]:
@@ -175,7 +185,7 @@ def page(
     if sort == "candidate":
         name = s.name_key
         if blind_for is not None:
-            label = sa.literal("candidate ") + sa.cast(s.number, sa.String)
+            label = s.label_key
             name = (
                 label
                 if not _reveals(session, assessment_id, blind_for)
@@ -291,7 +301,10 @@ def _refresh_noted(session: Session) -> None:
                 CandidateSummary.assessment_id == assessment_id,
                 CandidateSummary.invitation_id > invitation_id,
             )
-            .values(number=CandidateSummary.number - 1)
+            .values(
+                number=CandidateSummary.number - 1,
+                label_key=sa.literal(_label("")) + sa.cast(CandidateSummary.number - 1, sa.String),
+            )
         )
     for assessment_id in session.info.pop(_ASSESSMENTS, set()):
         dirty |= set(

@@ -135,7 +135,9 @@ class CandidateSummary(Base):
     __table_args__ = (
         sa.Index("ix_candidate_summaries_assessment_outcome", "assessment_id", "outcome"),
         sa.Index("ix_candidate_summaries_assessment_name", "assessment_id", "name_key"),
-        sa.Index("ix_candidate_summaries_assessment_number", "assessment_id", "number", "name_key"),
+        sa.Index(
+            "ix_candidate_summaries_assessment_label", "assessment_id", "label_key", "name_key"
+        ),
         sa.Index("ix_candidate_summaries_assessment_stage", "assessment_id", "stage", "ends_at"),
         sa.Index("ix_candidate_summaries_assessment_headline", "assessment_id", "headline"),
         sa.Index("ix_candidate_summaries_assessment_attempts", "assessment_id", "attempts"),
@@ -149,8 +151,10 @@ class CandidateSummary(Base):
     assessment_id: Mapped[int] = mapped_column(sa.ForeignKey("assessments.id", ondelete="CASCADE"))
     #: "Candidate 7": the 7th of the assessment's invitations (renumbered when one goes).
     number: Mapped[int] = mapped_column(default=0)
-    #: The candidate's name in lower case: the candidate column's sort key.
+    #: The candidate's name in lower case, and "candidate 7": the candidate column's sort
+    #: keys (a blind reviewer's is the label).
     name_key: Mapped[str] = mapped_column(sa.String(200), default="")
+    label_key: Mapped[str] = mapped_column(sa.String(32), default="")
     outcome: Mapped[str] = mapped_column(sa.String(16))
     headline: Mapped[float | None]
     attempts: Mapped[int] = mapped_column(default=0)

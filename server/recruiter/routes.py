@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -111,7 +113,12 @@ def assessment(assessment_id: int):
     found = _assessment_or_404(assessment_id)
     now = invitations.utcnow()
     shown, page, pages, total = _invitations_page(found, request.args.get("page", 1, type=int))
-    rows = [(inv, summary.state_at(inv.stage, inv.ends_at, now)) for inv in shown]
+    # Each row's four action links at the cost of four url_for calls a page, not a row.
+    links = [
+        id_links("recruiter.invitation_action", "invitation_id", action=action)
+        for action in ("resend", "revoke", "extend", "extra-time")
+    ]
+    rows = [_row(inv, summary.state_at(inv.stage, inv.ends_at, now), links) for inv in shown]
     return render_template(
         "recruiter/assessment.html",
         assessment=found,
@@ -122,11 +129,38 @@ def assessment(assessment_id: int):
         state_labels={key: str(label) for key, label in STATE_LABELS.items()},
         invite_form=InviteForm(),
         csv_form=CsvForm(),
-        # Each row's four actions, linked at the cost of four url_for calls a page, not a row.
-        actions={
-            action: id_links("recruiter.invitation_action", "invitation_id", action=action)
-            for action in ("resend", "revoke", "extend", "extra-time")
-        },
+    )
+
+
+@dataclass
+class InvitationRow:
+    """One row of the invitations table, its text already formatted (50 rows a page)."""
+
+    id: int
+    name: str
+    email: str
+    state: str
+    expires: str
+    factor: float
+    resend: str
+    revoke: str
+    extend: str
+    extra_time: str
+
+
+def _row(inv, state: str, links) -> InvitationRow:
+    resend, revoke, extend, extra_time = (link(inv.id) for link in links)
+    return InvitationRow(
+        inv.id,
+        inv.candidate_name,
+        inv.candidate_email,
+        state,
+        inv.expires_at.strftime("%Y-%m-%d %H:%M"),
+        inv.extra_time_factor,
+        resend,
+        revoke,
+        extend,
+        extra_time,
     )
 
 

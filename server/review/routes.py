@@ -10,7 +10,7 @@ from flask_login import current_user
 from graders.theory import load_bank
 from server import audit, exports
 from server.extensions import db
-from server.models import DECISIONS, Grading, Submission, User
+from server.models import DECISIONS, Grading, Invitation, Submission, User
 from server.rendering import id_links
 from server.review import bp, render, stored
 from server.review import service as svc
@@ -281,7 +281,7 @@ def _grading_of(submission: Submission) -> Grading | None:
 def report(submission_id: int):
     submission = _submission_or_404(submission_id)
     session = db()
-    invitation = svc.invitation_for(session, current_user, submission.invitation_id)
+    invitation = session.get(Invitation, submission.invitation_id)  # access checked above
     grading = _grading_of(submission)
     data = render.report_dict(grading.report_json if grading else None)
     # Code, plots and explanation were rendered once (by the worker, or the first view).
@@ -291,13 +291,16 @@ def report(submission_id: int):
         session.commit()
     logs = {name: render.log_tail(text) for name, text in (data.get("logs") or {}).items()}
     flagged = svc.similar(session, submission, SIMILAR_SHOWN)
-    similar = svc.identities(session, current_user, invitation.assessment, [i for _m, i in flagged])
-    similar = list(zip([m for m, _i in flagged], similar, strict=True))
+    # This candidate and the flagged ones, as this user may see them, in one go.
+    who, *others = svc.identities(
+        session, current_user, invitation.assessment, [invitation.id, *(i for _m, i in flagged)]
+    )
+    similar = list(zip([m for m, _i in flagged], others, strict=True))
     return render_template(
         "review/report.html",
         submission=submission,
         invitation=invitation,
-        who=svc.identity(session, current_user, invitation),
+        who=who,
         grading=grading,
         report=data,
         svgs=svgs,

@@ -382,8 +382,9 @@ def candidates_table(
     sort = sort if sort in SORTS else "candidate"
     outcome = outcome if outcome in OUTCOMES else None
     now = now or invitations.utcnow()
-    summary.ensure(session, assessment)
     counts = summary.counts(session, assessment.id)
+    if summary.ensure(session, assessment, summarised=sum(counts.values())):
+        counts = summary.counts(session, assessment.id)
     total = counts.get(outcome, 0) if outcome else sum(counts.values())
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)

@@ -182,14 +182,13 @@ def test_deleting_a_candidate_deletes_their_stored_parts_and_renumbers_the_rest(
     assert _summary(db, world["bob"]) is None
     assert _summary(db, later.id).number == before - 1
     counted = svc._window_numbers(db, assessment_id, None)
-    stored_numbers = dict(
-        db.execute(
-            sa.select(CandidateSummary.invitation_id, CandidateSummary.number).where(
-                CandidateSummary.assessment_id == assessment_id
-            )
-        ).all()
-    )
-    assert stored_numbers == counted
+    stored_rows = db.execute(
+        sa.select(
+            CandidateSummary.invitation_id, CandidateSummary.number, CandidateSummary.label_key
+        ).where(CandidateSummary.assessment_id == assessment_id)
+    ).all()
+    assert {r.invitation_id: r.number for r in stored_rows} == counted
+    assert all(r.label_key == f"candidate {r.number}" for r in stored_rows)
 
 
 # -- the summary's theory total and state ------------------------------------------------------

@@ -97,6 +97,20 @@ def test_sql_order_and_filters_match_the_rows_built_in_python(db, crowd, who, so
             assert table.total == len(expected)
 
 
+def test_a_blind_reviewer_who_revealed_no_one_gets_the_labels_order(db, crowd, make_user):
+    assessment = crowd["assessment"]
+    fresh = make_user(role="reviewer")
+    db.add(ReviewAssignment(assessment_id=assessment.id, user_id=fresh.id))
+    db.commit()
+    for descending in (False, True):
+        expected = _python_order(db, fresh, assessment, "candidate", descending, None)
+        table = svc.candidates_table(
+            db, fresh, assessment, sort="candidate", descending=descending, per_page=100
+        )
+        assert [r.invitation_id for r in table.rows] == expected
+        assert all(r.who.blind for r in table.rows)
+
+
 def test_counts_and_rows_match_the_python_rows(db, crowd):
     user, assessment = crowd["reviewer"], crowd["assessment"]
     table = svc.candidates_table(db, user, assessment, per_page=100)

@@ -21,7 +21,7 @@ depends_on: str | Sequence[str] | None = None
 SUMMARY_INDEXES = {
     "ix_candidate_summaries_assessment_outcome": ["outcome"],
     "ix_candidate_summaries_assessment_name": ["name_key"],
-    "ix_candidate_summaries_assessment_number": ["number", "name_key"],
+    "ix_candidate_summaries_assessment_label": ["label_key", "name_key"],
     "ix_candidate_summaries_assessment_stage": ["stage", "ends_at"],
     "ix_candidate_summaries_assessment_headline": ["headline"],
     "ix_candidate_summaries_assessment_attempts": ["attempts"],
@@ -66,6 +66,7 @@ def upgrade() -> None:
     _summaries(
         sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("name_key", sa.String(length=200), nullable=False),
+        sa.Column("label_key", sa.String(length=32), nullable=False),
         sa.Column("theory_total", sa.Double(), nullable=True),
         sa.Column("theory_max", sa.Double(), nullable=True),
         sa.Column("theory_confirmed", sa.Boolean(), nullable=False),
