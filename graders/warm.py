@@ -231,6 +231,7 @@ class WarmPool:
         self._busy = 0  # gradings holding the pool (``holding``)
         self._lock = threading.Lock()
         self._closed = threading.Event()
+        self._closing: list[threading.Thread] = []  # slots being removed (``_close_later``)
         #: Counters for logs, tests and the bench.
         self.started = self.replaced = self.served = 0
         self._fill()
@@ -269,7 +270,7 @@ class WarmPool:
             # Slots of another shape hold memory for gradings that may not come: drop them.
             for slot in [s for s in self._idle if s.shape != self.shape]:
                 self._idle.remove(slot)
-                _close_later(slot)
+                self._close_later(slot)
         return chosen
 
     def idle(self) -> list[WarmSlot]:
@@ -283,13 +284,20 @@ class WarmPool:
             self._drop_unusable()
         self._fill()
 
-    def close(self) -> None:
-        """Stop refilling and remove every idle slot."""
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop refilling and remove every idle slot; returns once they are removed."""
         self._closed.set()
+        # The checker may be starting a slot right now: let it finish, so that slot is
+        # removed here too instead of running on after the pool is gone.
+        if self._checker is not threading.current_thread():
+            self._checker.join(timeout)
         with self._lock:
             slots, self._idle = self._idle, []
+            closing, self._closing = self._closing, []
         for slot in slots:
             slot.close()
+        for thread in closing:
+            thread.join(timeout)
 
     def _drop_unusable(self) -> None:
         for slot in [s for s in self._idle if not s.usable()]:
@@ -297,11 +305,13 @@ class WarmPool:
             log.info("warm sandbox %s: replacing it", why)
             self._idle.remove(slot)
             self.replaced += 1
-            _close_later(slot)
+            self._close_later(slot)
 
     def _fill(self) -> None:
         while not self._closed.is_set():
             with self._lock:
+                if self._closed.is_set():  # close() may have emptied the pool meanwhile
+                    return
                 if self.shape is None or len(self._idle) + self._busy >= self.size:
                     return
                 try:
@@ -319,7 +329,10 @@ class WarmPool:
             except Exception:  # the pool must keep going; gradings fall back to cold
                 log.exception("warm pool check failed")
 
-
-def _close_later(slot: WarmSlot) -> None:
-    """Close ``slot`` on a thread of its own: removing a container takes a moment."""
-    threading.Thread(target=slot.close, name="warm-close", daemon=True).start()
+    def _close_later(self, slot: WarmSlot) -> None:
+        """Close ``slot`` on a thread of its own (removing a container takes a moment);
+        ``close`` waits for it. Called with the lock held."""
+        self._closing = [t for t in self._closing if t.is_alive()]
+        thread = threading.Thread(target=slot.close, name="warm-close", daemon=True)
+        thread.start()
+        self._closing.append(thread)
