@@ -293,19 +293,11 @@ def _refresh_noted(session: Session) -> None:
     session.flush()
     submissions = session.info.pop(_DIRTY_SUBMISSIONS, set())
     dirty = session.info.pop(_DIRTY, set())
+    gone: dict[int, list[int]] = defaultdict(list)
     for assessment_id, invitation_id in session.info.pop(_GONE, []):
-        # "Candidate 7" is the 7th of the invitations still there, as the window numbers it.
-        session.execute(
-            sa.update(CandidateSummary)
-            .where(
-                CandidateSummary.assessment_id == assessment_id,
-                CandidateSummary.invitation_id > invitation_id,
-            )
-            .values(
-                number=CandidateSummary.number - 1,
-                label_key=sa.literal(_label("")) + sa.cast(CandidateSummary.number - 1, sa.String),
-            )
-        )
+        gone[assessment_id].append(invitation_id)
+    for assessment_id, invitation_ids in gone.items():
+        _renumber(session, assessment_id, invitation_ids)
     for assessment_id in session.info.pop(_ASSESSMENTS, set()):
         dirty |= set(
             session.scalars(
@@ -322,6 +314,48 @@ def _refresh_noted(session: Session) -> None:
     if dirty:
         refresh(session, dirty)
         session.info.pop(_DIRTY, None)  # the refresh's own flushes noted nothing new
+
+
+def _renumber(session: Session, assessment_id: int, gone: list[int]) -> None:
+    """Number the summaries after ``gone`` invitations were deleted: "Candidate 7" is the 7th
+    of the invitations still there, as the window numbers them (``candidate_numbers``)."""
+    s = CandidateSummary
+    if len(gone) <= 3:  # a candidate deleted on request: shift the later ones down by one
+        for invitation_id in gone:
+            session.execute(
+                sa.update(s)
+                .where(s.assessment_id == assessment_id, s.invitation_id > invitation_id)
+                .values(
+                    number=s.number - 1,
+                    label_key=sa.literal(_label("")) + sa.cast(s.number - 1, sa.String),
+                )
+            )
+        return
+    # A retention purge: count once, write the rows whose number changed.
+    from server.review.service import _window_numbers
+
+    counted = _window_numbers(session, assessment_id, None)
+    stale = [
+        {
+            "key": invitation_id,
+            "number": counted[invitation_id],
+            "label": _label(counted[invitation_id]),
+        }
+        for invitation_id, number in session.execute(
+            sa.select(s.invitation_id, s.number).where(
+                s.assessment_id == assessment_id, s.invitation_id > min(gone)
+            )
+        )
+        if invitation_id in counted and counted[invitation_id] != number
+    ]
+    if stale:
+        table = s.__table__
+        session.execute(
+            table.update()
+            .where(table.c.invitation_id == sa.bindparam("key"))
+            .values(number=sa.bindparam("number"), label_key=sa.bindparam("label")),
+            stale,
+        )
 
 
 @event.listens_for(Session, "after_rollback")

@@ -191,6 +191,24 @@ def test_deleting_a_candidate_deletes_their_stored_parts_and_renumbers_the_rest(
     assert all(r.label_key == f"candidate {r.number}" for r in stored_rows)
 
 
+def test_a_purge_of_many_candidates_numbers_the_rest_as_the_window_does(
+    db, make_assessment, make_invitation
+):
+    assessment = make_assessment()
+    made = [make_invitation(assessment=assessment)[0] for _ in range(9)]
+    for invitation in made[1:8:2]:  # four at once, as a retention purge deletes them
+        retention.delete_candidate(db, invitation, actor_id=None, reason="retention")
+    db.commit()
+    rows = db.execute(
+        sa.select(
+            CandidateSummary.invitation_id, CandidateSummary.number, CandidateSummary.label_key
+        ).where(CandidateSummary.assessment_id == assessment.id)
+    ).all()
+    assert {r.invitation_id: r.number for r in rows} == svc._window_numbers(db, assessment.id, None)
+    assert sorted(r.number for r in rows) == [1, 2, 3, 4, 5]
+    assert all(r.label_key == f"candidate {r.number}" for r in rows)
+
+
 # -- the summary's theory total and state ------------------------------------------------------
 
 
