@@ -76,6 +76,7 @@ def candidates(assessment_id: int):
         outcome=request.args.get("outcome") or None,
         page=_int_arg("page", 1),
     )
+    manage = svc.can_manage(current_user, assessment)
     # The rows' words are translated once and their links built once per page, not per row.
     words = {
         "passed": _("passed"),
@@ -93,9 +94,10 @@ def candidates(assessment_id: int):
         words=words,
         candidate_link=id_links("review.candidate", "invitation_id"),
         report_link=id_links("review.report", "submission_id"),
-        manage=svc.can_manage(current_user, assessment),
-        reviewers=[a.user for a in _assignments(assessment.id)],
-        retention_days=_retention_days(assessment.id),
+        manage=manage,
+        # The owner's forms only: a reviewer's page asks nothing more.
+        reviewers=[a.user for a in _assignments(assessment.id)] if manage else [],
+        retention_days=_retention_days(assessment.id) if manage else None,
     )
 
 
