@@ -488,7 +488,8 @@ def build_rows(
         )
     }
     order = list(people) if ids is None else [i for i in ids if i in people]
-    numbers = _window_numbers(session, assessment.id, None if ids is None else order)
+    # Stored numbers where there are (kept as invitations go), counted for new ones.
+    numbers = candidate_numbers(session, assessment.id, None if ids is None else order)
     revealed = (
         revealed_ids(session, user, order)
         if user is not None and blinds(user, assessment)
