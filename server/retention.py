@@ -106,18 +106,12 @@ def purge_expired(session: Session, now: datetime | None = None) -> int:
 
 def start_thread(factory, every: float = PURGE_EVERY_SECONDS, stop: threading.Event | None = None):
     """Run ``purge_expired`` every ``every`` seconds on a daemon thread (a worker's)."""
-    stop = stop or threading.Event()
+    from server import periodic
 
-    def loop() -> None:
-        while not stop.wait(every):
-            try:
-                with factory() as session:
-                    deleted = purge_expired(session)
-                if deleted:
-                    log.info("retention: deleted the data of %d candidate(s)", deleted)
-            except Exception:  # the next round tries again
-                log.exception("retention purge failed")
+    def purge() -> None:
+        with factory() as session:
+            deleted = purge_expired(session)
+        if deleted:
+            log.info("retention: deleted the data of %d candidate(s)", deleted)
 
-    thread = threading.Thread(target=loop, name="assay-retention", daemon=True)
-    thread.start()
-    return stop
+    return periodic.every(every, "retention purge", purge, stop)

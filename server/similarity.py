@@ -13,6 +13,7 @@ another team's candidate.
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -20,6 +21,8 @@ import nbformat
 from copydetect import CodeFingerprint, compare_files
 
 from graders.challenges import get_challenge
+
+log = logging.getLogger(__name__)
 
 #: copydetect's defaults: noise threshold 25 tokens, guarantee threshold 30.
 K, WINDOW = 25, 6
@@ -199,16 +202,17 @@ def check(session, submission) -> list[Match]:
 
 def flags(session, submission, limit: int | None = None) -> list[tuple[Match, int]]:
     """Stored flags of ``submission``, biggest first, as (match, other's invitation id); only
-    pairs whose other submission is still its candidate's latest to this challenge. Checks
-    the submission first when it never was (graded before flags were stored)."""
+    pairs whose other submission is still its candidate's latest to this challenge.
+
+    Reads only: a submission never checked (graded before flags were stored, or its worker
+    died before the step) is checked by a worker's ``backfill``, never by a page view, since
+    the first check of a process fingerprints the whole assessment (tens of seconds at
+    10,000 candidates, past gunicorn's worker timeout). See ``checked``."""
     import sqlalchemy as sa
     from sqlalchemy.orm import aliased
 
-    from server.models import SimilarityCheck, SimilarityPair, Submission
+    from server.models import SimilarityPair, Submission
 
-    if session.get(SimilarityCheck, submission.id) is None:
-        check(session, submission)
-        session.commit()
     other = aliased(Submission)
     newer = aliased(Submission)
     rows = session.execute(
@@ -232,6 +236,54 @@ def flags(session, submission, limit: int | None = None) -> list[tuple[Match, in
         (Match(p.submission_id, p.other_id, p.share_mine, p.share_theirs, (), ()), invitation_id)
         for p, invitation_id in rows
     ]
+
+
+def checked(session, submission) -> bool:
+    """Whether ``submission`` was compared with the others (its flags, if any, are stored)."""
+    from server.models import SimilarityCheck
+
+    return session.get(SimilarityCheck, submission.id) is not None
+
+
+#: How often a worker looks for submissions never checked, and how many it checks a round.
+BACKFILL_EVERY_SECONDS = 60.0
+BACKFILL_BATCH = 20
+
+
+def backfill(session, limit: int = BACKFILL_BATCH) -> list[int]:
+    """Check up to ``limit`` finished submissions of candidates that were never checked,
+    newest first (the ones a reviewer is likeliest to open); returns their ids."""
+    import sqlalchemy as sa
+
+    from server.models import Grading, SimilarityCheck, Submission
+
+    finished = sa.exists().where(
+        Grading.submission_id == Submission.id, Grading.status.in_(("graded", "failed"))
+    )
+    never = ~sa.exists().where(SimilarityCheck.submission_id == Submission.id)
+    ids = session.scalars(
+        sa.select(Submission.id)
+        .where(Submission.invitation_id.is_not(None), finished, never)
+        .order_by(Submission.id.desc())
+        .limit(limit)
+    ).all()
+    for submission_id in ids:
+        check(session, session.get(Submission, submission_id))
+        session.commit()
+    return list(ids)
+
+
+def start_thread(factory, every: float = BACKFILL_EVERY_SECONDS, stop=None):
+    """Run ``backfill`` every ``every`` seconds on a daemon thread (a worker's)."""
+    from server import periodic
+
+    def round_() -> None:
+        with factory() as session:
+            done = backfill(session)
+        if done:
+            log.info("similarity: checked %d submission(s) never checked before", len(done))
+
+    return periodic.every(every, "similarity backfill", round_, stop)
 
 
 def after_grading(factory):

@@ -415,6 +415,7 @@ def main(*, threads: int | None = None, sandbox: str | None = None) -> None:
     from server import similarity
 
     flags = similarity.after_grading(factory)  # stored once: the report page only reads them
+    similarity.start_thread(factory)  # and submissions never checked (older ones) in the back
     from server.review import stored
 
     pages = stored.after_grading(factory)  # the report's code and plots, rendered once

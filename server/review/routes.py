@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from graders.theory import load_bank
-from server import audit, exports
+from server import audit, exports, similarity
 from server.extensions import db
 from server.models import DECISIONS, Grading, Invitation, Submission, User
 from server.rendering import id_links
@@ -298,6 +298,7 @@ def report(submission_id: int):
         session, current_user, invitation.assessment, [invitation.id, *(i for _m, i in flagged)]
     )
     similar = list(zip([m for m, _i in flagged], others, strict=True))
+    similarity_pending = not similarity.checked(session, submission)
     return render_template(
         "review/report.html",
         submission=submission,
@@ -312,6 +313,7 @@ def report(submission_id: int):
         logs=logs,
         title_of=svc.challenge_title,
         similar=similar,
+        similarity_pending=similarity_pending,
     )
 
 
@@ -461,8 +463,6 @@ def set_retention(assessment_id: int):
 @bp.get("/submissions/<int:submission_id>/similar/<int:other_id>")
 @role_required(*STAFF)
 def similarity_view(submission_id: int, other_id: int):
-    from server import similarity
-
     submission = _submission_or_404(submission_id)
     other = _submission_or_404(other_id)
     session = db()

@@ -522,6 +522,8 @@ def build_rows(
                 Grading.status,
                 Grading.passed,
                 Grading.error_code,
+                Grading.queued_at,
+                Grading.finished_at,
             ).where(Grading.id.in_(newest))
         )
     }
@@ -546,7 +548,7 @@ def build_rows(
         .order_by(TheoryReview.id)
     ):
         reviews.setdefault(r.invitation_id, {})[r.question_id] = r.score
-    headlines = _headlines(session, [g.id for g in gradings.values() if g.status == "graded"])
+    headlines = _headlines(session, [g for g in gradings.values() if g.status == "graded"])
     by_person: dict[int, list] = {}
     for sub in subs:
         by_person.setdefault(sub.invitation_id, []).append(sub)
@@ -646,14 +648,22 @@ def _ends_at(assessment: Assessment, person) -> datetime:
     return invitations.time_ends_at(clock)
 
 
-#: Headline (metric, value, bar) of finished gradings, by grading id: a stored report never
-#: changes (a re-grade is a new grading), so each is parsed once per process.
-_HEADLINES: dict[int, tuple[str, float | None, float | None]] = {}
+#: Headline (metric, value, bar) of finished gradings: a stored report never changes (a
+#: re-grade is a new grading), so each is parsed once per process. Keyed by more than the id:
+#: SQLite hands a deleted last row's id out again (retention deletes gradings), and another
+#: database (a test's) has gradings of the same ids; their times tell them apart.
+_HEADLINES: dict[tuple, tuple[str, float | None, float | None]] = {}
 _HEADLINES_MAX = 200_000
 
 
-def _headlines(session: Session, grading_ids: list[int]) -> dict:
-    missing = [gid for gid in grading_ids if gid not in _HEADLINES]
+def _headline_key(grading) -> tuple:
+    return (grading.id, grading.submission_id, grading.queued_at, grading.finished_at)
+
+
+def _headlines(session: Session, gradings: list) -> dict:
+    """Headlines of finished ``gradings``, by grading id."""
+    keys = {g.id: _headline_key(g) for g in gradings}
+    missing = [gid for gid, key in keys.items() if key not in _HEADLINES]
     for chunk in range(0, len(missing), 500):
         part = missing[chunk : chunk + 500]
         for gid, report_json in session.execute(
@@ -661,8 +671,8 @@ def _headlines(session: Session, grading_ids: list[int]) -> dict:
         ):
             if len(_HEADLINES) >= _HEADLINES_MAX:
                 _HEADLINES.clear()
-            _HEADLINES[gid] = _headline(report_json, "")
-    return {gid: _HEADLINES[gid] for gid in grading_ids if gid in _HEADLINES}
+            _HEADLINES[keys[gid]] = _headline(report_json, "")
+    return {gid: _HEADLINES[key] for gid, key in keys.items() if key in _HEADLINES}
 
 
 def _sort_key(sort: str):

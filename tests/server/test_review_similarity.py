@@ -61,6 +61,8 @@ def test_both_reports_are_flagged_and_the_side_by_side_marks_shared_code(
     dave, _ = make_invitation(assessment=assessment, candidate_name="Dave Copier")
     a = _submit(db, world["alice"], REFERENCE)
     d = _submit(db, dave.id, _disguise(REFERENCE))
+    similarity.check(db, db.get(Submission, d))  # the worker's step after d's grading
+    db.commit()
     login(client, world["people"]["reviewer"])
     for mine, theirs in ((a, d), (d, a)):
         body = client.get(f"/review/submissions/{mine}").get_data(as_text=True)

@@ -69,3 +69,57 @@ def test_a_newer_submission_replaces_the_older_in_the_flags(app, db, world, make
     step(_grading_of(db, d_new))
     db.expire_all()
     assert similarity.flags(db, db.get(Submission, a)) == []
+
+
+def _finish(db, submission_id):
+    db.get(Submission, submission_id).latest.status = "graded"
+    db.commit()
+
+
+def test_a_report_never_checks_on_view_and_the_backfill_does(
+    client, db, world, make_invitation, login
+):
+    # Submissions graded before flags were stored, or whose worker died before its step: the
+    # first check of a process fingerprints the whole assessment, so a page view must not.
+    assessment = db.get(Assessment, world["assessment"])
+    dave, _ = make_invitation(assessment=assessment, candidate_name="Dave Copier")
+    a = _submit(db, world["alice"], REFERENCE)
+    d = _submit(db, dave.id, _disguise(REFERENCE))
+    queued = _submit(db, world["bob"], OWN)  # still grading: not checked yet
+    _finish(db, a)
+    _finish(db, d)
+    login(client, world["people"]["reviewer"])
+    body = client.get(f"/review/submissions/{a}").get_data(as_text=True)
+    assert "Not yet compared with the other submissions" in body
+    assert "Similar to other submissions" not in body
+    assert db.scalar(sa.select(sa.func.count()).select_from(SimilarityCheck)) == 0
+
+    finished = [d, a, world["bob_sub"], world["sub"]]  # the world's two are graded/failed
+    assert similarity.backfill(db) == sorted(finished, reverse=True)  # the queued one waits
+    assert similarity.backfill(db) == []  # once
+    db.expire_all()
+    assert db.get(SimilarityCheck, queued) is None
+    body = client.get(f"/review/submissions/{a}").get_data(as_text=True)
+    assert "Not yet compared" not in body
+    assert f"/review/submissions/{a}/similar/{d}" in body
+
+
+def test_a_periodic_job_keeps_running_after_a_failed_round():
+    import threading
+
+    from server import periodic
+
+    rounds: list[int] = []
+    done = threading.Event()
+
+    def job():
+        rounds.append(1)
+        if len(rounds) == 1:
+            raise RuntimeError("the database is busy")
+        done.set()
+
+    stop = periodic.every(0.01, "test job", job)
+    try:
+        assert done.wait(5), "the thread stopped after the failed round"
+    finally:
+        stop.set()
