@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -34,6 +35,8 @@ from server.migrate import upgrade
 from server.models import Assessment, AssessmentChallenge, Invitation, User, utcnow
 
 PASSWORD = "correct horse battery staple"
+#: Debian's chromium: Playwright's own browser download is not reachable here.
+CHROMIUM = Path("/usr/bin/chromium")
 _ids = itertools.count(1)
 
 
@@ -243,3 +246,23 @@ def login() -> Callable[[FlaskClient, User], None]:
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
 
     return do
+
+
+@pytest.fixture
+def live(app: Flask, skip_or_fail) -> Iterator[str]:
+    """The test's app served on a free 127.0.0.1 port in a thread, for Playwright in
+    Debian's chromium (``CHROMIUM``); its base URL. A missing browser or playwright package
+    fails under CI=true."""
+    if not CHROMIUM.exists():
+        skip_or_fail("Debian's chromium is not installed (apt-get install chromium)")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        skip_or_fail("the playwright package is not installed")
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import os
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,10 +17,10 @@ import pytest
 from graders.theory import load_bank
 from server import candidates
 from server.models import TheoryAnswer, utcnow
+from tests.server.conftest import CHROMIUM
 
 ASKED = ["class-imbalance", "evaluation-metrics"]
 OTHER = ["feasibility", "training-speed"]
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _answer(db, invitation, question_id, text, *, submitted=True):
@@ -293,23 +292,6 @@ def test_the_setting_needs_a_theory_question(client, db, make_user, login):
 
 
 # -- in the browser ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def live(app, skip_or_fail):
-    if not CHROMIUM.exists():
-        skip_or_fail("Debian's chromium is not installed (apt-get install chromium)")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        skip_or_fail("the playwright package is not installed")
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 REALISTIC = {

@@ -8,33 +8,15 @@ The app runs in a thread on 127.0.0.1 over the test's migrated database, CSRF on
 
 from __future__ import annotations
 
-import threading
-from pathlib import Path
-
 import pytest
 
 from server.models import Invitation
-from tests.server.conftest import PASSWORD
-
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.server.conftest import CHROMIUM, PASSWORD
 
 
-@pytest.fixture
-def live(app, skip_or_fail):
-    if not CHROMIUM.exists():
-        skip_or_fail("Debian's chromium is not installed (apt-get install chromium)")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        skip_or_fail("the playwright package is not installed")
-    from werkzeug.serving import make_server
-
+@pytest.fixture(autouse=True)
+def _csrf_on(app):
     app.config["WTF_CSRF_ENABLED"] = True  # every button must carry the token
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 def test_each_rows_buttons_do_their_action_and_enter_does_nothing(

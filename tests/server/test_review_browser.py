@@ -10,38 +10,18 @@ review tests (the grading itself is covered by the candidate's browser story).
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
 
 from server.models import TheoryReview
-from tests.server.conftest import PASSWORD
+from tests.server.conftest import CHROMIUM, PASSWORD
 from tests.server.test_review import build_world
-
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture
 def world(db, make_user, make_assessment, make_invitation):
     return build_world(db, make_user, make_assessment, make_invitation)
-
-
-@pytest.fixture
-def live(app, skip_or_fail):
-    if not CHROMIUM.exists():
-        skip_or_fail("Debian's chromium is not installed (apt-get install chromium)")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        skip_or_fail("the playwright package is not installed")
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 @pytest.fixture
