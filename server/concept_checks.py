@@ -155,3 +155,27 @@ def score(invitation: Invitation) -> ChecksTotal:
 def by_question(invitation: Invitation) -> dict[str, ChecksScore]:
     """question id -> its checks as answered, for the pages."""
     return {item.question_id: item for item in score(invitation).per_question}
+
+
+def totals(
+    session: Session, question_ids: list[str], invitation_ids: list[int]
+) -> dict[int, ChecksTotal]:
+    """invitation id -> exact concept-check score, in one query (the candidates table, exports)."""
+    bank = load_bank()
+    questions = [bank.get(qid) for qid in question_ids]
+    picked: dict[int, dict[str, dict[str, str]]] = {iid: {} for iid in invitation_ids}
+    if invitation_ids:
+        rows = session.execute(
+            sa.select(
+                ConceptCheckAnswer.invitation_id,
+                ConceptCheckAnswer.question_id,
+                ConceptCheckAnswer.check_id,
+                ConceptCheckAnswer.choice,
+            ).where(ConceptCheckAnswer.invitation_id.in_(invitation_ids))
+        )
+        for invitation_id, question_id, check_id, choice in rows:
+            picked[invitation_id].setdefault(question_id, {})[check_id] = choice
+    return {
+        iid: ChecksTotal(tuple(score_checks(q, picks.get(q.id, {})) for q in questions))
+        for iid, picks in picked.items()
+    }

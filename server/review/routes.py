@@ -92,6 +92,11 @@ def candidates(assessment_id: int):
         outcome_labels={key: str(label) for key, label in OUTCOME_LABELS.items()},
         decision_labels={key: str(label) for key, label in DECISION_LABELS.items()},
         words=words,
+        checks=concept_checks.totals(
+            db(),
+            list(assessment.theory_question_ids or []),
+            [row.invitation_id for row in table.rows],
+        ),
         candidate_link=id_links("review.candidate", "invitation_id"),
         report_link=id_links("review.report", "submission_id"),
         manage=manage,
