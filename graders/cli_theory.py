@@ -128,11 +128,11 @@ def check(files: tuple[Path, ...], bank_path: Path | None, min_agreement: float,
         }
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
+        click.echo(format_check(report, min_agreement))
         click.echo(
             f"concept checks: {checks} in {len(bank.questions)} questions, all valid "
             f"(at least {MIN_CHECKS} each)"
         )
-        click.echo(format_check(report, min_agreement))
     if report.agreement < min_agreement:
         raise SystemExit(1)
 

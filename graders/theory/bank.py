@@ -145,7 +145,7 @@ class CheckOption(_Strict):
             raise ValueError("the correct option names no misconception")
         if not self.correct and not self.misconception:
             raise ValueError(
-                "a distractor names the misconception it stands for (misconception = \"id\")"
+                'a distractor names the misconception it stands for (misconception = "id")'
             )
         if self.misconception == CORRECT:
             raise ValueError(f"{CORRECT!r} is reserved for the correct option")

@@ -174,7 +174,7 @@ def test_duplicate_check_ids_and_a_single_option_are_rejected(tmp_path):
     single = CHECK[: CHECK.index("[[checks.options]]\nmisconception")]
     _write(tmp_path / "single", MINIMAL + single)
     with pytest.raises(
-        ChallengeSpecError, match=r"checks\[0\]\.options: List should have at least 2"
+        ChallengeSpecError, match=r"checks\[0\]\.options: Tuple should have at least 2"
     ):
         load_bank(tmp_path / "single")
 
