@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from graders.theory import load_bank
 from graders.theory.bank import CORRECT
@@ -123,6 +124,7 @@ def test_the_checks_are_in_chinese_for_a_chinese_candidate(client, world):
     assert "概念检查" in body
 
 
+@pytest.mark.databases
 def test_a_pick_is_saved_as_its_key_and_shown_checked_after_a_reload(client, db, world):
     invitation, token = world["people"]["alice"]
     response = _pick(client, token, invitation, "evaluation-metrics", "roc-axes", CORRECT)
@@ -318,6 +320,7 @@ def test_the_candidates_table_has_a_concept_checks_column(client, world, answere
     assert '<span class="num">2 / 8</span>' in row
 
 
+@pytest.mark.databases
 def test_csv_and_json_exports_carry_the_exact_score_apart(client, world, answered, login):
     login(client, world["owner"])
     assessment_id = world["assessment"].id
@@ -412,3 +415,28 @@ def test_a_candidate_answers_the_checks_in_the_browser(live, db, world, tmp_path
     db.expire_all()
     picks = {row.check_id: row.choice for row in db.query(ConceptCheckAnswer)}
     assert picks == {"roc-axes": CORRECT, "f1": "f1-arithmetic-mean"}
+
+
+@pytest.mark.databases
+def test_a_pick_racing_another_tab_updates_the_row_it_lost_to(db, world):
+    """Two tabs insert the same check's first pick: the second one's insert fails on the
+    unique constraint inside a savepoint, and its pick lands on the row the first one wrote."""
+    invitation, _token = world["people"]["alice"]
+    assert invitation.check_answers == []  # loaded before the other tab's row exists
+    db.execute(
+        sa.insert(ConceptCheckAnswer).values(
+            invitation_id=invitation.id,
+            question_id="evaluation-metrics",
+            check_id="f1",
+            choice="f1-arithmetic-mean",
+            seed=invitation.check_seed,
+            answered_at=utcnow(),
+        )
+    )
+    position = _position(invitation, "evaluation-metrics", "f1", CORRECT)
+    concept_checks.save(db, invitation, "evaluation-metrics", {"f1": str(position)})
+    db.commit()
+    db.expire_all()
+    (row,) = db.query(ConceptCheckAnswer).all()
+    assert row.choice == CORRECT
+    assert concept_checks.score(invitation).correct == 1
