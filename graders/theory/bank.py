@@ -312,8 +312,10 @@ def load_question(path: Path) -> Question:
 def _describe(exc: ValidationError) -> str:
     reasons = []
     for error in exc.errors():
-        where = _key_path(error["loc"]) or "(top level)"
-        reasons.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
+        where = _key_path(error["loc"])
+        reason = error["msg"].removeprefix("Value error, ")
+        # A question-wide rule names its key path in the message itself.
+        reasons.append(f"{where}: {reason}" if where else reason)
     return "; ".join(reasons)
 
 

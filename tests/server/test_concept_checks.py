@@ -411,6 +411,20 @@ def test_a_candidate_answers_the_checks_in_the_browser(live, db, world, tmp_path
         page.click("header button.link:has-text('中文')")
         expect(page.locator("#checks-evaluation-metrics h4")).to_have_text("概念检查")
         expect(fieldset.get_by_label(roc.correct_option.text.zh)).to_be_checked()
+        page.click("header button.link:has-text('English')")
+
+        # Submitting every written answer opens the explanations, with the checks explained.
+        for qid in ASKED:
+            form = page.locator(f"#q-{qid}")
+            form.locator("textarea").fill("My answer.")
+            form.get_by_role("button", name="Submit answer").click()
+            page.wait_for_load_state()
+        page.click("text=Read the explanations of the theory questions")
+        explained = page.locator("#check-evaluation-metrics-f1")
+        expect(explained.locator("li.correct")).to_contain_text("(correct)")
+        expect(explained.locator("li.picked")).to_contain_text("(your choice)")
+        expect(explained).to_contain_text("Why your choice is wrong")
+        page.screenshot(path=shots / "candidate-concept-checks-explained.png", full_page=True)
         browser.close()
     db.expire_all()
     picks = {row.check_id: row.choice for row in db.query(ConceptCheckAnswer)}
