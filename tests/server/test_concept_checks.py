@@ -454,3 +454,25 @@ def test_a_pick_racing_another_tab_updates_the_row_it_lost_to(db, world):
     (row,) = db.query(ConceptCheckAnswer).all()
     assert row.choice == CORRECT
     assert concept_checks.score(invitation).correct == 1
+
+
+def test_the_reviewers_bank_page_lists_every_check_with_its_misconceptions(client, world, login):
+    login(client, world["owner"])
+    body = _body(client.get("/review/theory"))
+    bank = load_bank()
+    for question in bank.questions:
+        for check in question.checks:
+            block = body[body.index(f'id="check-{question.id}-{check.id}"') :]
+            block = block[: block.index("</div>")]
+            assert check.prompt.en in block
+            assert re.search(
+                re.escape(check.correct_option.text.en) + r"\s*<strong>\(correct\)</strong>", block
+            )
+            for option in check.options:
+                if option.misconception:
+                    label = question.misconception(option.misconception).label.en
+                    assert f"({label})" in block
+    client.post("/lang/zh", data={"next": "/review/theory"})
+    body = _body(client.get("/review/theory"))
+    check = bank.get("training-speed").check("mixed-precision")
+    assert check.prompt.zh in body and check.why.zh.strip()[:30] in body
