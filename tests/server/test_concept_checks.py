@@ -92,6 +92,8 @@ def test_every_check_is_on_the_page_with_its_options_in_the_candidates_order(cli
     # Nothing on the page tells which option is correct or which misconception a distractor is.
     assert 'value="correct"' not in body and "roc-precision-recall" not in body
     assert "Concept checks" in body
+    # The explanations open with the last written answer: the candidate is told to pick first.
+    assert "Your choices become final with your written answers" in body
 
 
 def test_the_order_is_stable_across_reloads_and_differs_across_candidates(client, world):
