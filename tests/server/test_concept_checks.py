@@ -398,12 +398,12 @@ def test_a_candidate_answers_the_checks_in_the_browser(live, db, world, tmp_path
         fieldset = page.locator("#check-evaluation-metrics-roc-axes")
         fieldset.get_by_label(wrong).check()
         form = page.locator("#checks-evaluation-metrics")
-        expect(form.locator(".saved")).to_contain_text("Choices saved at")
+        expect(form.locator(".checks-saved")).to_contain_text("Choices saved at")
         fieldset.get_by_label(roc.correct_option.text.en).check()
         page.locator("#check-evaluation-metrics-f1").get_by_label(
             question.check("f1").option("f1-arithmetic-mean").text.en
         ).check()
-        expect(form.locator(".saved")).to_contain_text("Choices saved at")
+        expect(form.locator(".checks-saved")).to_contain_text("Choices saved at")
         page.wait_for_load_state("networkidle")
         page.screenshot(path=shots / "candidate-concept-checks.png", full_page=True)
 
