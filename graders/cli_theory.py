@@ -1,4 +1,4 @@
-"""``assay theory`` commands: list the bank, score an answer, check a rubric.
+"""``assay theory`` commands: list the bank, score an answer, check a rubric and the checks.
 
 The commands are thin wrappers around :mod:`graders.theory`; an unknown question id or an
 invalid bank is an ``AssayError``, which the ``assay`` group prints as one line with a
@@ -16,6 +16,7 @@ import click
 
 from graders.theory import LANGUAGES, Span, TheoryScore, load_bank, score_answer
 from graders.theory.check import DEFAULT_FILES, CheckReport, check_answers
+from graders.theory.checks import MIN_CHECKS, check_to_dict, verify_bank
 
 _SPAN_CHARS = 70
 
@@ -34,13 +35,33 @@ def theory() -> None:
 
 
 @theory.command("list")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print every question with its titles and concept checks as JSON.",
+)
 @lang_option
-def list_questions(lang: str) -> None:
-    """Print the id and title of every question."""
+def list_questions(as_json: bool, lang: str) -> None:
+    """Print the id, title and number of concept checks of every question."""
     bank = load_bank()
+    if as_json:
+        questions = [
+            {
+                "id": question.id,
+                "order": question.order,
+                "title": question.title.as_dict(),
+                "misconceptions": [item.id for item in question.misconceptions],
+                "checks": [check_to_dict(check) for check in question.checks],
+            }
+            for question in bank.questions
+        ]
+        click.echo(json.dumps({"questions": questions}, ensure_ascii=False, indent=2))
+        return
     width = max(len(question_id) for question_id in bank.ids)
     for question in bank.questions:
-        click.echo(f"{question.id:<{width}}  {question.title.get(lang)}")
+        checks = f"{len(question.checks)} checks"
+        click.echo(f"{question.id:<{width}}  {checks:<9}  {question.title.get(lang)}")
 
 
 @theory.command("score")
@@ -79,20 +100,39 @@ def score(question_id: str, file: BinaryIO, as_json: bool, lang: str) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as a JSON object.")
 def check(files: tuple[Path, ...], bank_path: Path | None, min_agreement: float, as_json: bool):
-    """Score labelled answers in FILES and print the agreement with their labels.
+    """Verify the concept checks, then score labelled answers in FILES against their labels.
+
+    Every concept check must have exactly one correct option, distractors that name the
+    question's misconceptions, and texts in English and Chinese (loading the bank refuses
+    anything else, naming the file and key); every question needs at least four checks.
+    A failure exits with status 1 before any answer is scored.
 
     FILES default to the labelled sets in tests/data (theory_answers.toml and
     theory_adversarial.toml). An answer agrees when its score lies in its band and every
     misconception and flag it expects is found.
     """
+    bank = load_bank(bank_path)
+    problems = verify_bank(bank)
+    if problems:
+        for problem in problems:
+            click.echo(f"concept checks: {problem}", err=True)
+        raise SystemExit(1)
     paths = list(files) or [path for path in DEFAULT_FILES if path.is_file()]
     if not paths:
         raise click.UsageError("no labelled answers found; give the files to check")
-    report = check_answers(load_bank(bank_path), paths)
+    report = check_answers(bank, paths)
+    checks = sum(len(question.checks) for question in bank.questions)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        data = report.to_dict() | {
+            "concept_checks": {"checks": checks, "min_per_question": MIN_CHECKS, "problems": []}
+        }
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         click.echo(format_check(report, min_agreement))
+        click.echo(
+            f"concept checks: {checks} in {len(bank.questions)} questions, all valid "
+            f"(at least {MIN_CHECKS} each)"
+        )
     if report.agreement < min_agreement:
         raise SystemExit(1)
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from graders.challenges import get_challenge
+from server import concept_checks
 from server.models import Assessment, Grading, Invitation, Submission, User
 from server.review import service as svc
 
@@ -42,10 +43,13 @@ def candidates_csv(session: Session, user: User, assessment: Assessment) -> str:
         header += [f"{slug}:status", f"{slug}:passed"]
         header += [f"{slug}:{metric}" for metric in metrics[slug]]
     header += [f"theory:{qid}" for qid in questions] + ["theory:total", "theory:max"]
+    # The concept checks' exact score, in columns of their own beside the theory answers.
+    header += [f"checks:{qid}" for qid in questions] + ["checks:correct", "checks:total"]
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
     table = svc.candidates_table(session, user, assessment, per_page=10**9)
+    checks = concept_checks.totals(session, questions, [row.invitation_id for row in table.rows])
     invitations = {
         i.id: i for i in session.query(Invitation).filter_by(assessment_id=assessment.id)
     }
@@ -73,6 +77,9 @@ def candidates_csv(session: Session, user: User, assessment: Assessment) -> str:
                 line.append("")
         total = row.theory
         line += [_number(total[0]) if total else "", _number(total[1]) if total else ""]
+        scored = checks[row.invitation_id]
+        line += [f"{item.correct}/{item.total}" for item in scored.per_question]
+        line += [scored.correct, scored.total]
         writer.writerow([_cell(value) for value in line])
     return out.getvalue()
 
@@ -126,6 +133,7 @@ def full_reports(session: Session, user: User, assessment: Assessment) -> dict[s
             {
                 "candidate": {"label": who.label, "name": who.name, "email": who.email},
                 "decision": decision.decision if decision else None,
+                "concept_checks": concept_checks.score(invitation).to_dict(),
                 "submissions": [
                     submission_record(s, s.latest, who) | {"candidate": None}
                     for s in invitation.submissions

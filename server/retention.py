@@ -1,8 +1,8 @@
 """Deleting a candidate's data, on request or when the assessment's retention period ends.
 
 What goes: the invitation (name, email, link), every submission (source) with its gradings
-(reports, logs) and progress events, the theory answers, theory reviews, decisions and
-reveals. What stays: the audit log, which never held the name or email, gains a
+(reports, logs) and progress events, the theory answers and concept-check picks, theory
+reviews, decisions and reveals. What stays: the audit log, which never held the name or email, gains a
 "deletion" event naming only ids and counts, so "someone's data was deleted, by whom and
 when" survives the data itself.
 
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from server import audit
 from server.models import (
+    ConceptCheckAnswer,
     Decision,
     Invitation,
     RetentionPolicy,
@@ -45,6 +46,7 @@ def delete_candidate(
     for model, column in (
         (Submission, Submission.invitation_id),
         (TheoryAnswer, TheoryAnswer.invitation_id),
+        (ConceptCheckAnswer, ConceptCheckAnswer.invitation_id),
         (TheoryReview, TheoryReview.invitation_id),
         (Decision, Decision.invitation_id),
         (Reveal, Reveal.invitation_id),

@@ -126,6 +126,73 @@ class Misconception(_Strict):
     """Key points that earn nothing when the answer asserts this misconception too."""
 
 
+CORRECT = "correct"
+"""The stored choice that names a check's correct option (a distractor's is its misconception id)."""
+MAX_OPTIONS = 6
+
+
+class CheckOption(_Strict):
+    """One option of a concept check: the correct one, or a distractor naming its misconception."""
+
+    text: Bilingual
+    correct: bool = False
+    misconception: Slug | None = None
+    """The bank misconception a candidate who picks this distractor holds."""
+
+    @model_validator(mode="after")
+    def _one_role(self) -> CheckOption:
+        if self.correct and self.misconception:
+            raise ValueError("the correct option names no misconception")
+        if not self.correct and not self.misconception:
+            raise ValueError(
+                'a distractor names the misconception it stands for (misconception = "id")'
+            )
+        if self.misconception == CORRECT:
+            raise ValueError(f"{CORRECT!r} is reserved for the correct option")
+        return self
+
+    @property
+    def key(self) -> str:
+        """What a candidate's pick stores: ``correct`` or the misconception id."""
+        return CORRECT if self.correct else str(self.misconception)
+
+
+class ConceptCheck(_Strict):
+    """A multiple-choice check: one correct option, distractors that are misconceptions."""
+
+    id: Slug
+    prompt: Bilingual
+    why: Bilingual
+    """Why the correct option is right; shown with it once explanations are open."""
+    options: tuple[CheckOption, ...] = Field(min_length=2, max_length=MAX_OPTIONS)
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> ConceptCheck:
+        correct = [index for index, option in enumerate(self.options) if option.correct]
+        if len(correct) != 1:
+            raise ValueError(f"options: exactly one option is correct, found {len(correct)}")
+        seen: set[str] = set()
+        for index, option in enumerate(self.options):
+            if option.key in seen:
+                raise ValueError(
+                    f"options[{index}].misconception: {option.key!r} stands for two options"
+                )
+            seen.add(option.key)
+        for lang in LANGUAGES:
+            texts = [" ".join(option.text.get(lang).split()) for option in self.options]
+            if len(set(texts)) != len(texts):
+                raise ValueError(f"options: two options read the same in {lang!r}")
+        return self
+
+    @property
+    def correct_option(self) -> CheckOption:
+        return next(option for option in self.options if option.correct)
+
+    def option(self, key: str) -> CheckOption | None:
+        """The option whose :attr:`CheckOption.key` is ``key``; None when the bank has none."""
+        return next((option for option in self.options if option.key == key), None)
+
+
 def _unique_ids(items: tuple[Any, ...]) -> tuple[Any, ...]:
     seen: set[str] = set()
     for item in items:
@@ -146,8 +213,10 @@ class Question(_Strict):
     explanation: Bilingual
     key_points: tuple[KeyPoint, ...] = Field(min_length=1)
     misconceptions: tuple[Misconception, ...] = ()
+    checks: tuple[ConceptCheck, ...] = ()
+    """Multiple-choice concept checks, scored exactly (:mod:`graders.theory.checks`)."""
 
-    _check_ids = field_validator("key_points", "misconceptions")(_unique_ids)
+    _check_ids = field_validator("key_points", "misconceptions", "checks")(_unique_ids)
 
     @model_validator(mode="after")
     def _known_contradictions(self) -> Question:
@@ -158,7 +227,22 @@ class Question(_Strict):
                 raise ValueError(
                     f"misconceptions[{index}].contradicts: no key point {unknown[0]!r}"
                 )
+        known = {item.id for item in self.misconceptions}
+        for index, check in enumerate(self.checks):
+            for number, option in enumerate(check.options):
+                if option.misconception and option.misconception not in known:
+                    raise ValueError(
+                        f"checks[{index}].options[{number}].misconception: no misconception "
+                        f"{option.misconception!r} in this question"
+                    )
         return self
+
+    def check(self, check_id: str) -> ConceptCheck | None:
+        """The concept check with ``check_id``; None when the question has none."""
+        return next((check for check in self.checks if check.id == check_id), None)
+
+    def misconception(self, misconception_id: str) -> Misconception | None:
+        return next((item for item in self.misconceptions if item.id == misconception_id), None)
 
     @property
     def max_score(self) -> int:
@@ -228,8 +312,10 @@ def load_question(path: Path) -> Question:
 def _describe(exc: ValidationError) -> str:
     reasons = []
     for error in exc.errors():
-        where = _key_path(error["loc"]) or "(top level)"
-        reasons.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
+        where = _key_path(error["loc"])
+        reason = error["msg"].removeprefix("Value error, ")
+        # A question-wide rule names its key path in the message itself.
+        reasons.append(f"{where}: {reason}" if where else reason)
     return "; ".join(reasons)
 
 

@@ -7,7 +7,7 @@ from flask import current_app, g, jsonify, request, url_for
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
-from server import exports, invitations
+from server import concept_checks, exports, invitations
 from server.api import bp, openapi, tokens
 from server.api import schemas as s
 from server.extensions import csrf, db
@@ -180,6 +180,9 @@ def list_candidates(assessment_id: int):
         page=request.args.get("page", 1, type=int),
         per_page=per_page,
     )
+    checks = concept_checks.totals(
+        db(), list(assessment.theory_question_ids or []), [row.invitation_id for row in table.rows]
+    )
     return {
         "candidates": [
             {
@@ -203,6 +206,11 @@ def list_candidates(assessment_id: int):
                     }
                     for c in row.cells
                 ],
+                "concept_checks": {
+                    "correct": checks[row.invitation_id].correct,
+                    "answered": checks[row.invitation_id].answered,
+                    "total": checks[row.invitation_id].total,
+                },
             }
             for row in table.rows
         ],

@@ -55,6 +55,14 @@ class ChallengeResult(BaseModel):
     bar: float | None
 
 
+class ConceptChecksOut(BaseModel):
+    """The exact concept-check score: checks answered correctly, answered, and asked."""
+
+    correct: int
+    answered: int
+    total: int
+
+
 class CandidateOut(BaseModel):
     invitation_id: int
     label: str
@@ -66,6 +74,7 @@ class CandidateOut(BaseModel):
     attempts: int
     decision: str | None
     results: list[ChallengeResult]
+    concept_checks: ConceptChecksOut
 
 
 class CandidateList(BaseModel):

@@ -17,3 +17,9 @@ class UploadForm(FlaskForm):
 class AnswerForm(FlaskForm):
     text = TextAreaField(_l("Your answer"), validators=[Length(max=20000)])
     submit = SubmitField(_l("Submit answer"))
+
+
+class ChecksForm(FlaskForm):
+    """The concept checks of one question: the radio buttons are read by the view."""
+
+    submit = SubmitField(_l("Save choices"))

@@ -10,9 +10,9 @@ from flask_babel import lazy_gettext as _l
 from graders.catalogue import error_info
 from graders.challenges import get_challenge
 from graders.theory import load_bank
-from server import candidates, invitations
+from server import candidates, concept_checks, invitations
 from server.candidate import bp
-from server.candidate.forms import AnswerForm, StartForm, UploadForm
+from server.candidate.forms import AnswerForm, ChecksForm, StartForm, UploadForm
 from server.extensions import db
 from server.models import utcnow
 from server.rendering import render_markdown
@@ -118,6 +118,8 @@ def work(invitation, token):
         ends_at=invitations.time_ends_at(invitation),
         upload_form=UploadForm(),
         answer_form=AnswerForm(),
+        checks_form=ChecksForm(),
+        checks={q.id: concept_checks.shown(invitation, q) for q in questions},
         status_labels=STATUS_LABELS,
         explanations=candidates.explanations_state(invitation, now),
     )
@@ -193,6 +195,7 @@ def _message(exc: candidates.CandidateError) -> str:
         "no_attempts": _("You have used every attempt for this challenge."),
         "unknown_challenge": _("This assessment has no such challenge."),
         "unknown_question": _("This assessment has no such question."),
+        "unknown_option": _("This concept check has no such option."),
         "answers_final": _(
             "Your answers are final: you submitted every one, and this assessment now shows "
             "you the explanations."
@@ -277,6 +280,36 @@ def save_answer(invitation, token, question_id):
     return redirect(url_for("candidate.work", token=token) + f"#q-{question_id}")
 
 
+@bp.post("/<token>/theory/<question_id>/checks")
+@with_invitation
+@started_only
+def save_checks(invitation, token, question_id):
+    """Store the options picked in one question's concept checks (htmx on each pick)."""
+    htmx = bool(request.headers.get("HX-Request"))
+    if not ChecksForm().validate_on_submit():
+        return render_template(
+            "candidate/_checks_saved.html", error=_("Not saved: reload the page and try again.")
+        ), 400
+    positions = {
+        key.removeprefix("check-"): value
+        for key, value in request.form.items()
+        if key.startswith("check-")
+    }
+    try:
+        concept_checks.save(db(), invitation, question_id, positions)
+    except candidates.CandidateError as exc:
+        db().rollback()
+        if htmx:
+            return render_template("candidate/_checks_saved.html", error=_message(exc)), 409
+        flash(_message(exc), "error")
+        return redirect(url_for("candidate.work", token=token) + f"#checks-{question_id}")
+    db().commit()
+    if htmx:
+        return render_template("candidate/_checks_saved.html", when=utcnow())
+    flash(_("Choices saved."), "ok")
+    return redirect(url_for("candidate.work", token=token) + f"#checks-{question_id}")
+
+
 @bp.get("/<token>/explanations")
 @with_invitation
 @started_only
@@ -304,5 +337,9 @@ def explanations(invitation, token):
         token=token,
         questions=[bank.get(qid) for qid in invitation.assessment.theory_question_ids],
         answers=candidates.answers_by_question(invitation),
+        checks={
+            qid: concept_checks.shown(invitation, bank.get(qid))
+            for qid in invitation.assessment.theory_question_ids
+        },
         lang=_lang(),
     )

@@ -5,7 +5,7 @@ from server.models.api import ApiToken, Webhook, WebhookDelivery
 from server.models.assessments import Assessment, AssessmentChallenge
 from server.models.base import Base, utcnow
 from server.models.grading import GRADING_STATES, Grading, ProgressEvent, Submission
-from server.models.invitations import Invitation, TheoryAnswer
+from server.models.invitations import ConceptCheckAnswer, Invitation, TheoryAnswer
 from server.models.mail import MailOutbox
 from server.models.renders import GradingRender, SubmissionRender
 from server.models.review import (
@@ -34,6 +34,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "CandidateSummary",
+    "ConceptCheckAnswer",
     "Decision",
     "Grading",
     "GradingRender",

@@ -1,4 +1,4 @@
-"""Invitations (a candidate's link) and the candidate's theory answers.
+"""Invitations (a candidate's link), the candidate's theory answers and concept-check picks.
 
 Only the SHA-256 of the link's token is stored; the token itself exists only in the link.
 The clock starts when the candidate starts the assessment (``opened_at``), not when the
@@ -7,6 +7,7 @@ invitation is sent, and lives here on the server, so it survives a new browser.
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -37,11 +38,16 @@ class Invitation(Base):
     opened_at: Mapped[datetime | None]
     #: Accessibility factor on the time limit (1.5 = half as much time again).
     extra_time_factor: Mapped[float] = mapped_column(default=1.0)
+    #: Orders the options of the concept checks for this candidate (graders.theory.checks).
+    check_seed: Mapped[int] = mapped_column(default=lambda: secrets.randbits(31))
 
     assessment: Mapped[Assessment] = relationship()
     submissions: Mapped[list[Submission]] = relationship(order_by="Submission.id")
     answers: Mapped[list[TheoryAnswer]] = relationship(
         order_by="TheoryAnswer.question_id", cascade="all, delete-orphan"
+    )
+    check_answers: Mapped[list[ConceptCheckAnswer]] = relationship(
+        order_by="ConceptCheckAnswer.id", cascade="all, delete-orphan"
     )
 
 
@@ -58,3 +64,26 @@ class TheoryAnswer(Base):
     #: None while a draft; set when the candidate submits their answers.
     submitted_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConceptCheckAnswer(Base):
+    """The option a candidate picked in one concept check.
+
+    ``choice`` is the option's key in the bank (``correct`` or the misconception id), never
+    the position on the page: the positions come from ``seed`` (the invitation's
+    ``check_seed`` when the pick was made), kept here so the order the candidate saw can be
+    rebuilt.
+    """
+
+    __tablename__ = "concept_check_answers"
+    __table_args__ = (sa.UniqueConstraint("invitation_id", "question_id", "check_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("invitations.id", ondelete="CASCADE"), index=True
+    )
+    question_id: Mapped[str] = mapped_column(sa.String(64))
+    check_id: Mapped[str] = mapped_column(sa.String(64))
+    choice: Mapped[str] = mapped_column(sa.String(64))
+    seed: Mapped[int]
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)

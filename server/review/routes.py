@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from graders.theory import load_bank
-from server import audit, exports, similarity
+from server import audit, concept_checks, exports, similarity
 from server.extensions import db
 from server.models import DECISIONS, Grading, Invitation, Submission, User
 from server.rendering import id_links
@@ -92,6 +92,11 @@ def candidates(assessment_id: int):
         outcome_labels={key: str(label) for key, label in OUTCOME_LABELS.items()},
         decision_labels={key: str(label) for key, label in DECISION_LABELS.items()},
         words=words,
+        checks=concept_checks.totals(
+            db(),
+            list(assessment.theory_question_ids or []),
+            [row.invitation_id for row in table.rows],
+        ),
         candidate_link=id_links("review.candidate", "invitation_id"),
         report_link=id_links("review.report", "submission_id"),
         manage=manage,
@@ -195,8 +200,11 @@ def candidate(invitation_id: int):
             }
         )
     total, confirmed = svc.theory_total(session, invitation)
+    checks_total = concept_checks.score(invitation)
     return render_template(
         "review/candidate.html",
+        checks={item.question_id: item for item in checks_total.per_question},
+        checks_total=checks_total,
         invitation=invitation,
         who=svc.identity(session, current_user, invitation),
         submissions=invitation.submissions,

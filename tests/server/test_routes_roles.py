@@ -51,6 +51,11 @@ CANDIDATE_ROUTES = {
     "candidate.submission": ("GET", "/c/{token}/submissions/{submission}", None),
     "candidate.progress": ("GET", "/c/{token}/submissions/{submission}/progress", None),
     "candidate.save_answer": ("POST", "/c/{token}/theory/class-imbalance", {"text": "draft"}),
+    "candidate.save_checks": (
+        "POST",
+        "/c/{token}/theory/class-imbalance/checks",
+        {"check-trade-off": "0"},
+    ),
 }
 OPEN_ROUTES = {
     "static",
