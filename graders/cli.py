@@ -287,6 +287,14 @@ def warm_pool(slug: str, sandbox: str, options, image: str | None):
     default=None,
     help="Score the first N test examples only.",
 )
+@click.option(
+    "--split-seed",
+    default=None,
+    metavar="TEXT",
+    help="Secret the sample tiers' train/test split is drawn with (any text); the same secret "
+    "draws the same split. Default: a fresh secret per run. The report records the split's "
+    "identity, never the secret.",
+)
 @click.option("--train-seconds", type=click.IntRange(1), default=None, hidden=True)
 @click.option("--image", default=None, help="Grader image for the docker sandbox.")
 @click.option(
@@ -310,6 +318,7 @@ def grade_command(
     seed,
     train_limit,
     test_limit,
+    split_seed,
     train_seconds,
     image,
     warm,
@@ -331,6 +340,7 @@ def grade_command(
         train_limit=train_limit,
         test_limit=test_limit,
         train_seconds=train_seconds,
+        split_seed=split_seed,
     )
     pool = None
     if warm:

@@ -73,6 +73,10 @@ class GradeOptions:
     #: An assessment's own bars for this grading's tier (metric -> bar), replacing the
     #: challenge's; recorded in the report (``reproducibility["bars_set_by_assessment"]``).
     bars: dict[str, float] = field(default_factory=dict)
+    #: The secret the sample tiers' train/test partition is drawn with (graders/splits.py):
+    #: an assessment's, or an operator's ``--split-seed``; None draws a fresh one. Never
+    #: recorded in a report.
+    split_seed: str | None = field(default=None, repr=False)
 
 
 # -- one grading run ---------------------------------------------------------------------------

@@ -99,6 +99,10 @@ class Report:
     #: "public" when the test labels are published (the packaged tiers, the original MNIST
     #: files), "private" for a test set an operator imported: what a pass is worth.
     test_labels: str = "public"
+    #: How the test split was made: ``{"kind": "official"}`` (as published or imported) or
+    #: ``{"kind": "secret", "identity": HASH}`` (drawn with an assessment's secret seed,
+    #: graders/splits.py; the hash names the rows chosen, never the seed).
+    split: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:

@@ -17,6 +17,7 @@ from graders.errors import PredictionError
 from graders.predictions import Predictions, load_file, validate_loaded
 from graders.report import MetricValue, Report, SetScore, ThresholdCheck, Verdict, failed_report
 from graders.shadow import DESCRIPTIONS, gap_check
+from graders.splits import split_record
 
 
 def score_set(spec: ChallengeSpec, name: str, y_true: np.ndarray, preds: Predictions) -> SetScore:
@@ -110,6 +111,7 @@ def blank_report(challenge: Challenge, dataset: PreparedDataset) -> Report:
             "dataset_checksum": dataset.checksum,
         },
         test_labels=test_labels(dataset),
+        split=split_record(dataset),
     )
 
 

@@ -28,6 +28,7 @@ from graders.errors import AssayError, DatasetError, UnknownChallengeError
 from graders.pipeline import GradeOptions, grade
 from graders.report import ErrorInfo, Report, failed_report
 from graders.scoring import blank_report, open_challenge_dataset
+from graders.splits import for_grading
 from graders.submissions import check_submission
 from graders.text import clean
 from sandbox.base import Sandbox
@@ -79,7 +80,7 @@ def grade_submission(
 def _grade(slug, source, filename, sandbox, image, options, progress, cancel, warm) -> Report:
     try:
         challenge = get_challenge(slug)
-        dataset = open_verified_dataset(challenge, options.tier)
+        dataset = for_grading(open_verified_dataset(challenge, options.tier), options.split_seed)
         if options.bars:
             challenge = challenge.with_bars(dataset.tier, options.bars)
     except (UnknownChallengeError, DatasetError) as exc:
