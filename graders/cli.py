@@ -363,7 +363,9 @@ def summary_line(slug: str, report) -> str:
         f"{c.metric} {'n/a' if c.value is None else f'{c.value:.4f}'} (bar {c.bar:g})"
         for c in checks
     )
-    return f"{slug:<18} {'PASSED' if report.passed else 'BELOW BAR'} {shown}".rstrip()
+    from graders.verdicts import of_report
+
+    return f"{slug:<18} {of_report(report).text().upper()} {shown}".rstrip()
 
 
 def _register() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from graders.report import Report, SetScore
 from graders.text import clean
+from graders.verdicts import of_report
 
 LOG_TAIL_LINES = 20
 
@@ -33,7 +34,7 @@ def _verdict_lines(report: Report) -> list[str]:
     v = report.verdict
     if v is None:
         return ["NOT SCORED YET"]
-    head = "PASSED" if v.passed else "BELOW THE BAR"
+    head = of_report(report).text().upper() if v.passed else "BELOW THE BAR"
     if v.borderline:
         head += "  (borderline: within the run-to-run spread of the bar)"
     lines = [head]
@@ -72,6 +73,11 @@ def _set_lines(score: SetScore, class_names: list[str]) -> list[str]:
 
 
 def _labels_line(report: Report) -> str:
+    if report.split.get("kind") == "secret":
+        return (
+            f"test split: drawn with a secret seed (split {report.split.get('identity')}); the "
+            "pool it is drawn from is public, so the shadow test and flags below still count"
+        )
     if report.test_labels == "private":
         return "test labels: private (an operator's own test set)"
     return (

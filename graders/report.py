@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from graders.verdicts import of_report
+
 
 @dataclass
 class MetricValue:
@@ -109,7 +111,8 @@ class Report:
         return self.status == "graded" and self.verdict is not None and self.verdict.passed
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields, and ``outcome``: the verdict as worded everywhere (graders/verdicts.py)."""
+        return {**asdict(self), "outcome": of_report(self).to_dict()}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
@@ -117,6 +120,7 @@ class Report:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
         data = dict(data)
+        data.pop("outcome", None)  # derived from the fields (to_dict)
         if data.get("verdict"):
             v = dict(data["verdict"])
             v["checks"] = [ThresholdCheck(**c) for c in v["checks"]]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from graders.challenges import all_challenges
 from graders.theory import load_bank
 from server.models import ADMIN, Assessment, AssessmentChallenge, User
+from server.splits import secret_for
 
 TIERS = ("sample", "full")
 
@@ -93,6 +94,7 @@ def create_assessment(session: Session, owner: User, draft: AssessmentDraft) -> 
     )
     session.add(assessment)
     session.flush()
+    secret_for(session, assessment.id)  # the sample tiers' test split, drawn secretly
     return assessment
 
 

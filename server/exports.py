@@ -40,7 +40,7 @@ def candidates_csv(session: Session, user: User, assessment: Assessment) -> str:
     metrics = {slug: _metric_names(slug) for slug in slugs}
     header = ["candidate", "email", "state", "decision", "attempts"]
     for slug in slugs:
-        header += [f"{slug}:status", f"{slug}:passed"]
+        header += [f"{slug}:status", f"{slug}:passed", f"{slug}:verdict"]
         header += [f"{slug}:{metric}" for metric in metrics[slug]]
     header += [f"theory:{qid}" for qid in questions] + ["theory:total", "theory:max"]
     # The concept checks' exact score, in columns of their own beside the theory answers.
@@ -64,6 +64,9 @@ def candidates_csv(session: Session, user: User, assessment: Assessment) -> str:
             line += [
                 grading.status if grading else "",
                 _yes_no(grading.passed if grading else None),
+                grading.outcome.text()
+                if grading and grading.status in ("graded", "failed")
+                else "",
             ]
             line += [_number(values.get(metric)) for metric in metrics[slug]]
         reviews = svc.latest_theory_reviews(session, invitation.id)
@@ -116,6 +119,7 @@ def submission_record(submission: Submission, grading: Grading | None, who) -> d
             "id": grading.id,
             "status": grading.status,
             "passed": grading.passed,
+            **grading.outcome.to_dict(),
             "finished_at": grading.finished_at.isoformat() if grading.finished_at else None,
         },
         "report": json.loads(grading.report_json) if grading and grading.report_json else None,

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from graders.catalogue import error_info
 from graders.report import ErrorInfo, Report
+from graders.verdicts import of_report
 from server import summary
 from server.models.base import utcnow
 from server.models.grading import (
@@ -53,7 +54,9 @@ from server.models.grading import (
     ProgressEvent,
     Submission,
 )
+from server.models.invitations import Invitation
 from server.queue import QueueSettings, enqueue_grading, get_huey
+from server.splits import secret_for
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +211,9 @@ class Claim:
     filename: str
     source: bytes = field(repr=False)
     options: dict
+    #: The assessment's split secret (server/splits.py), or None: the grading draws a
+    #: fresh one. Never stored with the grading's options.
+    split_seed: str | None = field(default=None, repr=False)
 
 
 def _fenced(claim: Claim):
@@ -252,6 +258,8 @@ def claim(
         return None
     grading = session.get(Grading, grading_id, populate_existing=True)
     sub = grading.submission
+    invitation = session.get(Invitation, sub.invitation_id) if sub.invitation_id else None
+    split_seed = secret_for(session, invitation.assessment_id) if invitation else None
     _append_event(session, grading_id, {"event": "status", "status": RUNNING, "try": grading.tries})
     session.commit()
     return Claim(
@@ -264,6 +272,7 @@ def claim(
         filename=sub.filename,
         source=sub.source,
         options=json.loads(grading.options_json or "{}"),
+        split_seed=split_seed,
     )
 
 
@@ -353,6 +362,7 @@ def _store(
         status=status,
         report_json=report.to_json(),
         passed=report.passed,
+        review_reasons=",".join(of_report(report).reasons),
         error_code=report.error.code if status == FAILED and report.error else None,
         finished_at=now,
         lease_owner=None,

@@ -287,4 +287,8 @@ def graded_payload(grading, invitation) -> dict[str, Any]:
         "challenge": grading.submission.challenge_slug,
         "status": grading.status,
         "passed": grading.passed,
+        # A flagged pass is not a clean pass (graders.verdicts): the receiver sees which.
+        "verdict": grading.outcome.key,
+        "verdict_text": grading.outcome.text(),
+        "review_reasons": list(grading.outcome.reasons),
     }

@@ -41,12 +41,16 @@ log = logging.getLogger(__name__)
 _OPTION_FIELDS = {f.name for f in dataclasses.fields(GradeOptions)}
 
 
-def grade_options(stored: dict) -> GradeOptions:
-    """``GradeOptions`` from a grading's stored options; keys it does not know are ignored."""
+def grade_options(stored: dict, split_seed: str | None = None) -> GradeOptions:
+    """``GradeOptions`` from a grading's stored options; keys it does not know are ignored.
+
+    ``split_seed`` (the assessment's split secret) comes from the claim, never from the
+    stored options: a ``split_seed`` key there is ignored."""
     unknown = set(stored) - _OPTION_FIELDS
     if unknown:
         log.warning("ignoring unknown grading options: %s", ", ".join(sorted(unknown)))
-    return GradeOptions(**{k: v for k, v in stored.items() if k in _OPTION_FIELDS})
+    known = {k: v for k, v in stored.items() if k in _OPTION_FIELDS and k != "split_seed"}
+    return GradeOptions(**known, split_seed=split_seed)
 
 
 class ProgressRecorder:
@@ -184,7 +188,7 @@ class Worker:
             source=claim.source,
             filename=claim.filename,
             sandbox=self.sandbox,
-            options=grade_options(claim.options),
+            options=grade_options(claim.options, claim.split_seed),
             progress=recorder,
             cancel=cancel,
             warm=self.warm,

@@ -164,7 +164,7 @@ def list_assessments():
     query=(
         ("page", "integer", "1-based page"),
         ("per_page", "integer", "rows per page, at most 500"),
-        ("outcome", "string", "passed, below_bar, failed, not_started or pending"),
+        ("outcome", "string", "passed, passed_flagged, below_bar, failed, not_started or pending"),
         ("sort", "string", "candidate, state, outcome, metric, attempts, time or decision"),
     ),
 )
@@ -200,6 +200,7 @@ def list_candidates(assessment_id: int):
                         "submission_id": c.submission_id,
                         "status": c.status,
                         "passed": c.passed,
+                        **_verdict(c.status, c.outcome),
                         "metric": c.metric,
                         "value": c.value,
                         "bar": c.bar,
@@ -273,6 +274,10 @@ def list_submissions(assessment_id: int):
                 "created_at": sub.created_at.isoformat(),
                 "status": sub.latest.status if sub.latest else None,
                 "passed": sub.latest.passed if sub.latest else None,
+                **_verdict(
+                    sub.latest.status if sub.latest else None,
+                    sub.latest.outcome if sub.latest else None,
+                ),
             }
             for sub in rows
         ]
@@ -291,3 +296,10 @@ def get_report(submission_id: int):
     invitation = db().get(Invitation, submission.invitation_id)
     who = svc.identity(db(), _user(), invitation)
     return exports.submission_record(submission, submission.latest, who)
+
+
+def _verdict(status: str | None, outcome) -> dict:
+    """The verdict words of graders.verdicts for a finished grading; None while it runs."""
+    if outcome is None or status not in ("graded", "failed"):
+        return {"verdict": None, "review_reasons": []}
+    return {"verdict": outcome.key, "review_reasons": list(outcome.reasons)}

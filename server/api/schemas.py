@@ -50,6 +50,10 @@ class ChallengeResult(BaseModel):
     submission_id: int | None
     status: str | None
     passed: bool | None
+    #: passed, passed_flagged, below_bar or failed (graders.verdicts); None: not graded yet.
+    verdict: str | None = None
+    #: Why a pass is flagged for review: replay, budget, embedded_data.
+    review_reasons: list[str] = []
     metric: str
     value: float | None
     bar: float | None
@@ -92,6 +96,8 @@ class SubmissionOut(BaseModel):
     created_at: str
     status: str | None
     passed: bool | None
+    verdict: str | None = None
+    review_reasons: list[str] = []
 
 
 class SubmissionList(BaseModel):

@@ -19,6 +19,7 @@ from server.models.review import (
     TheoryReview,
 )
 from server.models.similarity import SimilarityCheck, SimilarityPair
+from server.models.splits import SplitSecret
 from server.models.workers import WorkerRecord
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "Reveal",
     "ReviewAssignment",
     "SimilarityCheck",
+    "SplitSecret",
     "SimilarityPair",
     "Submission",
     "SubmissionRender",

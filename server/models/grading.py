@@ -18,6 +18,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from graders.verdicts import Outcome, outcome
 from server.models.base import Base, utcnow
 
 #: Grading.status values.
@@ -74,11 +75,20 @@ class Grading(Base):
     #: graders.report.Report.to_json(), once graded or failed.
     report_json: Mapped[str | None] = mapped_column(sa.Text)
     passed: Mapped[bool | None]
+    #: Why a pass is flagged for review: reason codes of graders.verdicts, comma-separated
+    #: ("replay,embedded_data"); empty for a clean pass or no pass.
+    review_reasons: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     error_code: Mapped[str | None] = mapped_column(sa.String(64))
     #: Why the platform gave up or retried (lease expiries, engine errors), for staff.
     platform_note: Mapped[str] = mapped_column(sa.Text, default="")
 
     submission: Mapped[Submission] = relationship(back_populates="gradings")
+
+    @property
+    def outcome(self) -> Outcome:
+        """The verdict as worded everywhere (graders.verdicts): a flagged pass is not clean."""
+        return outcome(self.status, self.passed, (self.review_reasons or "").split(","))
+
     events: Mapped[list[ProgressEvent]] = relationship(
         back_populates="grading", order_by="ProgressEvent.seq", cascade="all, delete-orphan"
     )

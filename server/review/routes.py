@@ -19,6 +19,7 @@ from server.security import role_required
 STAFF = ("recruiter", "reviewer")
 OUTCOME_LABELS = {
     "passed": _l("passed"),
+    "passed_flagged": _l("passed, flagged for review"),
     "below_bar": _l("below bar"),
     "failed": _l("failed to run"),
     "not_started": _l("not started"),
@@ -80,6 +81,7 @@ def candidates(assessment_id: int):
     # The rows' words are translated once and their links built once per page, not per row.
     words = {
         "passed": _("passed"),
+        "flagged": _("passed, flagged for review"),
         "below": _("below bar"),
         "suggested": _("(suggested)"),
         "minutes": _("%(n)d min"),

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from graders.challenges import get_challenge
 from graders.theory import TheoryScore, load_bank, score_answer
+from graders.verdicts import Outcome, outcome
 from server import audit, invitations, webhooks
 from server.models import (
     ADMIN,
@@ -44,7 +45,7 @@ from server.models.review import CONFIRM, OVERRIDE
 from server.summary import state_at
 
 #: Candidates table filters (``outcome`` of a row).
-OUTCOMES = ("passed", "below_bar", "failed", "not_started", "pending")
+OUTCOMES = ("passed", "passed_flagged", "below_bar", "failed", "not_started", "pending")
 SORTS = ("candidate", "state", "outcome", "metric", "attempts", "time", "decision")
 PER_PAGE = 25
 
@@ -282,6 +283,12 @@ class ChallengeCell:
     value: float | None = None
     bar: float | None = None
     error_code: str | None = None
+    #: Reason codes of a flagged pass (graders.verdicts), comma-separated.
+    review_reasons: str = ""
+
+    @property
+    def outcome(self) -> Outcome:
+        return outcome(self.status, self.passed, self.review_reasons.split(","))
 
 
 @dataclass
@@ -343,7 +350,7 @@ def _outcome(cells: list[ChallengeCell]) -> str:
     if any(s == "graded" and not c.passed for s, c in zip(statuses, cells, strict=True)):
         return "below_bar"
     if all(s == "graded" for s in statuses):
-        return "passed"
+        return "passed_flagged" if any(c.outcome.flagged for c in cells) else "passed"
     return "pending"
 
 
@@ -521,6 +528,7 @@ def build_rows(
                 Grading.submission_id,
                 Grading.status,
                 Grading.passed,
+                Grading.review_reasons,
                 Grading.error_code,
                 Grading.queued_at,
                 Grading.finished_at,
@@ -567,6 +575,7 @@ def build_rows(
                 grading = gradings.get(latest_sub.id)
                 if grading is not None:
                     cell.status, cell.passed = grading.status, grading.passed
+                    cell.review_reasons = grading.review_reasons or ""
                     cell.error_code = grading.error_code
                     if grading.status == "graded":  # a failed run's figures mean nothing
                         cell.metric, cell.value, cell.bar = headlines.get(

@@ -245,7 +245,7 @@ def test_demo_summary_shows_the_bars_metric_not_only_the_headline(prepared_data)
     )
     ids = score_predictions(challenge, dataset, {"test": y})
     assert summary_line("sentiment-bilstm", ids) == (
-        "sentiment-bilstm   BELOW BAR roc_auc n/a (bar 0.75)"
+        "sentiment-bilstm   BELOW THE BAR roc_auc n/a (bar 0.75)"
     )
     failed = failed_report(blank_report(challenge, dataset), "timeout", "too slow", phase="train")
     assert summary_line("sentiment-bilstm", failed) == "sentiment-bilstm   FAILED timeout"

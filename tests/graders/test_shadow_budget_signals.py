@@ -193,20 +193,25 @@ def test_custom_objects_finds_custom_classes_functions_and_lambdas():
 # -- source signals ----------------------------------------------------------------------------
 
 
-def test_source_signals_flag_hashing_literals_and_size(tmp_path):
-    blob = "QUJD" * 100
-    numbers = ", ".join(str(i % 10) for i in range(300))
+def test_source_signals_flag_hashing_embedded_data_and_size(tmp_path):
+    import base64
+    import random
+
+    blob = base64.b64encode(random.Random(1).randbytes(3000)).decode()
+    chunks = ",\n".join(repr(blob[i : i + 50]) for i in range(0, len(blob), 50))
     path = tmp_path / "s.py"
     path.write_text(
-        f"import hashlib\nB = {blob!r}\nT = [{numbers}]\n"
+        f"import hashlib, base64\nB = [{chunks}]\nX = base64.b64decode(''.join(B))\n"
         "def predict(m, x):\n    return hash(x.tobytes())\n" + "# padding\n" * 3000
     )
-    messages = " | ".join(f["message"] for f in source_flags(path))
+    flags = source_flags(path)
+    messages = " | ".join(f["message"] for f in flags)
     assert "hashlib" in messages
-    assert "base64-like" in messages
-    assert "300 numbers" in messages
+    assert "embedded data: 4,000 characters" in messages and "encoded as base64" in messages
+    assert "calls base64.b64decode()" in messages
     assert "calls hash()" in messages and "calls tobytes()" in messages
     assert "KB" in messages
+    assert {f["kind"] for f in flags} == {"source", "embedded_data"}
 
 
 def test_references_raise_no_source_signal():
