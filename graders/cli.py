@@ -97,6 +97,26 @@ def data_import(name: str, folder: Path, test_set: bool, base_tier: str) -> None
     )
 
 
+@data.command("fetch")
+@click.argument("name", type=click.Choice(["mnist"]))
+@click.option(
+    "--url",
+    default=None,
+    help="Folder URL holding the four IDX files (NAME.gz or NAME); default: a public mirror.",
+)
+def data_fetch(name: str, url: str | None) -> None:
+    """Download the original MNIST files, verify their pinned SHA-256 and import them as
+    the full tier (for operators with internet; grading itself never downloads)."""
+    from graders.datasets import MNIST_URL, fetch_mnist
+
+    source = url or MNIST_URL
+    click.echo(f"downloading MNIST from {source}")
+    ds = fetch_mnist(source)
+    click.echo(
+        f"{ds.name}/{ds.tier}: train {ds.splits['train']}, test {ds.splits['test']}  ({ds.root})"
+    )
+
+
 @data.command("list")
 def data_list() -> None:
     """List prepared dataset tiers and whether their checksums verify."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import shutil
 import struct
@@ -502,3 +503,77 @@ def _reviews_test_set(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DatasetError(f"{path}: labels must be 0/1 or negative/positive")
     texts = table["text"].astype(str).map(lambda t: t.translate(LINE_BREAKS))
     return texts.to_numpy(dtype=object), labels.to_numpy(dtype=np.int64)
+
+
+# -- MNIST download (operators with internet) --------------------------------------------------
+
+#: Where ``assay data fetch mnist`` downloads from by default: a public mirror of the
+#: original files (the original site refuses automated downloads).
+MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+#: SHA-256 of the four files, uncompressed (as ../shared/data/mnist/README.md lists them).
+MNIST_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+#: The largest file accepted (train images: 47 MB uncompressed); a server that sends more is
+#: refused before it fills the disk.
+FETCH_MAX_BYTES = 64 * 2**20
+FETCH_TIMEOUT_SECONDS = 60
+
+
+def fetch_mnist(url: str = MNIST_URL, root: Path | None = None) -> PreparedDataset:
+    """Download the four MNIST IDX files from ``url`` (``NAME.gz`` beside it, or ``NAME``),
+    verify each against its pinned SHA-256 and import them as the ``full`` tier.
+
+    Nothing is imported unless all four verify; a wrong file names what was expected and
+    what came.
+    """
+    import urllib.error
+    import urllib.request
+
+    opener = urllib.request.urlopen
+    base = url if url.endswith("/") else url + "/"
+    if not base.startswith(("http://", "https://", "file://")):
+        raise DatasetError(f"{url}: not an http(s) or file URL")
+    with tempfile.TemporaryDirectory(prefix="assay-fetch-") as tmp:
+        folder = Path(tmp)
+        for name, expected in MNIST_SHA256.items():
+            data = _download_one(opener, base, name, urllib.error)
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != expected:
+                raise DatasetError(
+                    f"{base}{name}: checksum mismatch (sha256 {digest}, expected {expected}); "
+                    "nothing was imported"
+                )
+            (folder / name).write_bytes(data)
+        return import_mnist(folder, root)
+
+
+def _download_one(opener, base: str, name: str, errors) -> bytes:
+    """``name`` from ``base``, gzipped (``.gz``) or not, uncompressed; ``DatasetError`` says why not."""
+    problems = []
+    for candidate in (f"{name}.gz", name):
+        try:
+            with opener(base + candidate, timeout=FETCH_TIMEOUT_SECONDS) as response:
+                raw = response.read(FETCH_MAX_BYTES + 1)
+        except errors.HTTPError as exc:
+            problems.append(f"{candidate}: HTTP {exc.code}")
+            continue
+        except (errors.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise DatasetError(f"cannot download {base}{candidate}: {reason}") from None
+        if len(raw) > FETCH_MAX_BYTES:
+            raise DatasetError(f"{base}{candidate}: larger than {FETCH_MAX_BYTES // 2**20} MiB")
+        if raw[:2] != b"\x1f\x8b":
+            return raw
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as fh:
+                data = fh.read(FETCH_MAX_BYTES + 1)
+        except (OSError, EOFError) as exc:
+            raise DatasetError(f"{base}{candidate}: not a valid gzip file ({exc})") from None
+        if len(data) > FETCH_MAX_BYTES:
+            raise DatasetError(f"{base}{candidate}: larger than {FETCH_MAX_BYTES // 2**20} MiB")
+        return data
+    raise DatasetError(f"cannot download {name} from {base} ({'; '.join(problems)})")
