@@ -54,8 +54,13 @@ class Outcome:
     def label(self, gettext: Callable[[str], str] = _same) -> str:
         return gettext(LABELS[self.key])
 
+    @property
+    def reason_msgids(self) -> list[str]:
+        """The reasons' English words, for templates that translate them with their own ``_``."""
+        return [REASONS[r] for r in self.reasons]
+
     def reason_texts(self, gettext: Callable[[str], str] = _same) -> list[str]:
-        return [gettext(REASONS[r]) for r in self.reasons]
+        return [gettext(text) for text in self.reason_msgids]
 
     def text(self, gettext: Callable[[str], str] = _same) -> str:
         """The label, with the reasons after a colon when flagged."""
