@@ -84,7 +84,7 @@ HEX = re.compile(r"[0-9a-fA-F]+")
 BASE64 = re.compile(r"[A-Za-z0-9+/=_-]+")
 BASE85 = re.compile(r"[0-9A-Za-z!#$%&()*+\-;<=>?@^_`{|}~]+")
 ASCII85 = re.compile(r"[!-u]+")
-WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*[.,;:!?)\"'”」。，]*")
+WORD = re.compile(r"[^\W\d_]+(?:['’\-：，、；。][^\W\d_]+)*[.,;:!?)\"'”」。，：；]*")
 
 
 @dataclass
@@ -297,9 +297,12 @@ def _is_literal(node: ast.AST) -> bool:
         return True
     if isinstance(node, ast.BinOp):
         return _is_literal(node.left) or _is_literal(node.right)
-    if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("join", "encode"):
-        return any(
-            isinstance(a, ast.List | ast.Tuple) and a.elts and all(_is_literal(e) for e in a.elts)
-            for a in node.args
-        ) or _is_literal(getattr(node.func, "value", None) or ast.Pass())
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr == "join":  # "".join(["...", "..."]), not "".join(NAME)
+            return any(
+                isinstance(a, ast.List | ast.Tuple) and a.elts and all(map(_is_literal, a.elts))
+                for a in node.args
+            )
+        if node.func.attr == "encode":  # "...".encode()
+            return _is_literal(node.func.value)
     return False

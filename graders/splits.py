@@ -38,7 +38,7 @@ from sandbox.lifecycle import make_work_dir
 #: (dataset, tier) pairs whose split the platform makes, and so redraws per secret seed.
 SECRET_SPLIT_TIERS = {("mnist", "sample"), ("reviews", "sample")}
 #: Drawn splits one process keeps (a worker grades for a few assessments at a time).
-DRAWN_KEPT = 8
+DRAWN_KEPT = 16
 
 _lock = threading.Lock()
 _drawn: dict[tuple, SecretSplit] = {}
@@ -69,10 +69,16 @@ class SecretSplit(PreparedDataset):
     the tier's own. ``checksum`` stays the prepared data's; ``identity`` names the draw.
     """
 
-    def __init__(self, base: PreparedDataset, folder: Path, identity: str, counts: dict):
+    def __init__(
+        self, base: PreparedDataset, folder: Path, identity: str, train_rows: int, test: tuple
+    ):
+        counts = {"train": train_rows, "test": len(test[1])}
         manifest = {**base.manifest, "splits": {**base.splits, **counts}}
         super().__init__(base.root, manifest)
         self.base, self.folder, self.identity = base, folder, identity
+        # The test rows are kept in memory: a grading reads them minutes after the draw,
+        # when a busy worker may have dropped this draw's folder (DRAWN_KEPT).
+        self._test = test
 
     @property
     def checksum(self) -> str:
@@ -87,6 +93,12 @@ class SecretSplit(PreparedDataset):
         if split in ("train", "test"):
             return self.folder / f"{split}_y.npy"
         return self.base.y_path(split)
+
+    def load_x(self, split: str) -> np.ndarray:
+        return self._test[0] if split == "test" else super().load_x(split)
+
+    def load_y(self, split: str) -> np.ndarray:
+        return self._test[1] if split == "test" else super().load_y(split)
 
     def split_record(self) -> dict:
         """What a report says about the split: drawn secretly, and which draw."""
@@ -166,8 +178,8 @@ def draw(dataset: PreparedDataset, seed: int, folder: Path) -> SecretSplit:
         path.chmod(0o400 if path.name == "test_y.npy" else 0o444)
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
-    counts = {"train": len(train_rows), "test": len(test_rows)}
-    return SecretSplit(dataset, folder, identity, counts)
+    test = (x[test_rows], y[test_rows].astype(np.int64))
+    return SecretSplit(dataset, folder, identity, len(train_rows), test)
 
 
 def _write(path: Path, arr: np.ndarray) -> None:
