@@ -6,7 +6,7 @@ by class (no labels stored: COUNTS says how many of each class), lzma-compressed
 base85-encoded and cut into short chunks so that no single literal looks long. The model
 is standard layers only (it loads under safe_mode): 4x4 average pooling makes the input a
 7x7 thumbnail, a Dense layer scores its distance to every stored thumbnail, a sharp softmax
-picks the nearest one and a second Dense layer maps it to its class. About 60,000
+picks the nearest one and a second Dense layer (softmax again) maps it to its class. About 60,000
 parameters for 1,000 thumbnails. It scores 1.000 on the split it was built from.
 """
 
@@ -36,7 +36,7 @@ def build_model():
             keras.layers.AveragePooling2D(4),
             keras.layers.Flatten(),
             keras.layers.Dense(n, activation="softmax", name="nearest"),
-            keras.layers.Dense(10, use_bias=False, name="classes"),
+            keras.layers.Dense(10, use_bias=False, activation="softmax", name="classes"),
         ]
     )
 
@@ -47,5 +47,5 @@ def train(model, x_train, y_train):
     model.get_layer("nearest").set_weights(
         [2.0 * thumbs.T / SHARPNESS, -(thumbs**2).sum(axis=1) / SHARPNESS]
     )
-    model.get_layer("classes").set_weights([np.eye(10, dtype="float32")[classes]])
+    model.get_layer("classes").set_weights([20.0 * np.eye(10, dtype="float32")[classes]])
     return model
