@@ -128,7 +128,8 @@ def for_grading(dataset: PreparedDataset, secret: str | None) -> PreparedDataset
         if not _folder or not _folder[0].is_dir():
             _folder[:] = [make_work_dir("splits")]
             atexit.register(shutil.rmtree, _folder[0], True)
-        drawn = draw(dataset, seed, _folder[0] / hashlib.sha256(repr(key).encode()).hexdigest())
+        # A random folder name: nothing on disk is derived from the seed but the draw itself.
+        drawn = draw(dataset, seed, _folder[0] / secrets.token_hex(8))
         _drawn[key] = drawn
         return drawn
 

@@ -237,3 +237,25 @@ def test_the_api_says_which_passes_are_flagged(
         f"/api/v1/assessments/{assessment.id}/candidates", headers=headers
     ).get_json()
     assert "passed_flagged" in json.dumps(people)
+
+
+def test_the_migration_gives_older_assessments_a_secret_and_keeps_flagged_passes_flagged(
+    app, database_url, factory, make_assessment, make_invitation
+):
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from server.migrate import alembic_config, upgrade
+
+    assessment = make_assessment()
+    invitation, _ = make_invitation(assessment=assessment)
+    gid = _store(factory, invitation.id, flagged_pass())
+    app.extensions["assay.engine"].dispose()
+    config = alembic_config(database_url)
+    before = ScriptDirectory.from_config(config).get_revision("0013_split_secrets").down_revision
+    command.downgrade(config, before)
+    upgrade(database_url)
+    with factory() as session:
+        assert session.get(Grading, gid).review_reasons == "embedded_data"
+        secret = session.get(SplitSecret, assessment.id).secret
+        assert len(secret) == 32
