@@ -192,7 +192,13 @@ def test_a_flagged_pass_reads_flagged_in_every_place(
     page = client.get(f"/review/submissions/{flagged_sub}").get_data(as_text=True)
     assert "Passed, flagged for review" in page and "the code embeds data" in page
     table = client.get(f"/review/assessments/{assessment.id}").get_data(as_text=True)
-    assert "passed, flagged for review" in table
+    assert "lenet5-mnist: graded (passed, flagged for review)" in table
+    assert "lenet5-mnist: graded (passed)" in table  # Cleo's clean pass
+    only_flagged = client.get(f"/review/assessments/{assessment.id}?outcome=passed_flagged")
+    assert "Fay Flagged" in only_flagged.get_data(as_text=True)
+    assert "Cleo Clean" not in only_flagged.get_data(as_text=True)
+    person = client.get(f"/review/candidates/{flagged.id}").get_data(as_text=True)
+    assert "passed, flagged for review" in person
     rows = list(
         csv.DictReader(
             io.StringIO(
@@ -233,10 +239,15 @@ def test_the_api_says_which_passes_are_flagged(
     ).get_json()
     assert subs["submissions"][0]["verdict"] == "passed_flagged"
     assert subs["submissions"][0]["review_reasons"] == ["embedded_data"]
-    people = client.get(
-        f"/api/v1/assessments/{assessment.id}/candidates", headers=headers
-    ).get_json()
-    assert "passed_flagged" in json.dumps(people)
+    url = f"/api/v1/assessments/{assessment.id}/candidates"
+    people = client.get(url, headers=headers).get_json()
+    (row,) = people["candidates"]
+    assert row["outcome"] == "passed_flagged"
+    assert row["results"][0]["verdict"] == "passed_flagged"
+    assert row["results"][0]["review_reasons"] == ["embedded_data"]
+    filtered = client.get(url + "?outcome=passed_flagged", headers=headers).get_json()
+    assert [c["invitation_id"] for c in filtered["candidates"]] == [invitation.id]
+    assert client.get(url + "?outcome=passed", headers=headers).get_json()["candidates"] == []
 
 
 def test_the_migration_gives_older_assessments_a_secret_and_keeps_flagged_passes_flagged(
