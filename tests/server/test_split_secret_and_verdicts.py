@@ -18,7 +18,15 @@ import sqlalchemy as sa
 
 from graders.report import Report
 from server import grading as g
-from server.models import Grading, Invitation, SplitSecret, Submission
+from server import summary
+from server.models import (
+    Assessment,
+    CandidateSummary,
+    Grading,
+    Invitation,
+    SplitSecret,
+    Submission,
+)
 from server.queue import QueueSettings, get_huey
 from server.webhooks import graded_payload
 from server.worker import Worker, grade_options
@@ -261,6 +269,9 @@ def test_the_migration_gives_older_assessments_a_secret_and_keeps_flagged_passes
     assessment = make_assessment()
     invitation, _ = make_invitation(assessment=assessment)
     gid = _store(factory, invitation.id, flagged_pass())
+    with factory() as session:  # as stored before this change: a plain pass
+        session.execute(sa.update(CandidateSummary).values(outcome="passed"))
+        session.commit()
     app.extensions["assay.engine"].dispose()
     config = alembic_config(database_url)
     before = ScriptDirectory.from_config(config).get_revision("0013_split_secrets").down_revision
@@ -270,3 +281,6 @@ def test_the_migration_gives_older_assessments_a_secret_and_keeps_flagged_passes
         assert session.get(Grading, gid).review_reasons == "embedded_data"
         secret = session.get(SplitSecret, assessment.id).secret
         assert len(secret) == 32
+        assert session.get(CandidateSummary, invitation.id) is None  # made again when read
+        summary.ensure(session, session.get(Assessment, assessment.id))
+        assert session.get(CandidateSummary, invitation.id).outcome == "passed_flagged"

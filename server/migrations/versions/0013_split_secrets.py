@@ -63,6 +63,15 @@ def upgrade() -> None:
                 sa.text("UPDATE gradings SET review_reasons = :r WHERE id = :id"),
                 {"r": reasons, "id": grading_id},
             )
+    # Their candidates' stored table rows said "passed": dropped, they are made again (with
+    # "passed, flagged for review") when the table is next read (server.summary.ensure).
+    bind.execute(
+        sa.text(
+            "DELETE FROM candidate_summaries WHERE invitation_id IN ("
+            " SELECT s.invitation_id FROM submissions s JOIN gradings g"
+            " ON g.submission_id = s.id WHERE g.review_reasons <> '')"
+        )
+    )
 
 
 def downgrade() -> None:
