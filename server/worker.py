@@ -32,6 +32,7 @@ from pathlib import Path
 from huey.consumer import Consumer
 
 from graders.pipeline import GradeOptions
+from graders.splits import new_secret
 from server import grading, placement
 from server.ops import configure_logging, log_context
 from server.queue import QueueSettings, enqueue_grading, pending_ids
@@ -137,6 +138,9 @@ class Worker:
         self.name = grading.worker_id()
         #: A ``graders.warm.WarmPool``: train sandboxes started ahead, one per grading thread.
         self.warm = warm
+        #: The split secret of gradings with no assessment (submitted without an invitation):
+        #: one per worker process, never stored, so their split is drawn once, not per grading.
+        self._split_secret = new_secret()
         #: Called with the grading id once a grading is stored graded or failed (mail).
         self.on_finished = on_finished
         self.stopping = threading.Event()
@@ -188,7 +192,7 @@ class Worker:
             source=claim.source,
             filename=claim.filename,
             sandbox=self.sandbox,
-            options=grade_options(claim.options, claim.split_seed),
+            options=grade_options(claim.options, claim.split_seed or self._split_secret),
             progress=recorder,
             cancel=cancel,
             warm=self.warm,
