@@ -3,7 +3,7 @@
 On the fixed split it was built from (the prepared tier as published, graded by the
 pipeline directly) it still scores 1.000, and it is now flagged for review; through the
 grading service the split is drawn with a secret seed, and the same file no longer scores
-1.000 and does not pass. One backend: what is tested is the split and the signal.
+1.000 and does not pass. Both backends.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ def replay(prepared_data, tmp_path_factory):
     return filled_replay(payload, tmp_path_factory.mktemp("replay"))
 
 
-def test_the_replay_is_small_and_on_its_own_split_scores_one_but_is_flagged(grade_once, replay):
+def test_the_replay_is_small_and_on_its_own_split_scores_one_but_is_flagged(grade_with, replay):
     assert replay.stat().st_size < 12_000  # the issue's 9.5 KB class of file
-    report = grade_once(replay, train_limit=200)
+    report = grade_with(replay, train_limit=200)
     assert report.status == "graded", report.error
     assert report.test.value("accuracy") == 1.0
     assert report.reproducibility["param_count"] == 60_000
@@ -37,12 +37,12 @@ def test_the_replay_is_small_and_on_its_own_split_scores_one_but_is_flagged(grad
     assert report.split == {"kind": "official"} or report.split == {}
 
 
-def test_on_a_secret_split_the_replay_no_longer_scores_one(bwrap_only, replay):
+def test_on_a_secret_split_the_replay_no_longer_scores_one(sandbox, replay):
     report = grade_submission(
         challenge="lenet5-mnist",
         source=replay.read_bytes(),
         filename="solution.py",
-        sandbox=bwrap_only,
+        sandbox=sandbox,
         options=GradeOptions(train_limit=200, split_seed="an assessment's secret"),
     )
     assert report.status == "graded", report.error
