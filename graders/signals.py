@@ -277,7 +277,8 @@ def _call(node: ast.Call, found: _Found) -> None:
         return
     owner = _dotted(func.value) if isinstance(func, ast.Attribute) else ""
     modules = UNPACK_MODULES.get(name)
-    if modules is not None and owner.split(".")[-1] not in modules:
+    # ``json.loads`` is not unpacking; a bare ``decompress(...)`` (from lzma import ...) is.
+    if modules is not None and owner and owner.split(".")[-1] not in modules:
         return
     on_literal = any(_is_literal(a) for a in node.args)
     found.unpacks.append((f"{owner}.{name}" if owner else name, line or 0, on_literal))

@@ -135,3 +135,15 @@ def test_references_stay_unflagged_through_the_challenges():
     for slug in ("lenet5-mnist", "sentiment-bilstm"):
         challenge = get_challenge(slug)
         assert signals.source_flags(challenge.path(challenge.spec.reference)) == []
+
+
+def test_unpacking_calls_are_named_however_they_are_imported():
+    blob = base64.b85encode(lzma.compress(bytes(range(256)) * 8)).decode()
+    source = (
+        "from lzma import decompress\nfrom base64 import b85decode\nimport json\n"
+        f"X = decompress(b85decode({blob!r}))\nC = json.loads('{{}}')\n"
+    )
+    messages = [f["message"] for f in embedded(flags_of_text(source))]
+    assert "unpacks embedded data: calls decompress()" in messages
+    assert "unpacks embedded data: calls b85decode()" in messages
+    assert not any("json.loads" in m for m in messages)
