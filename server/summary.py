@@ -1,7 +1,7 @@
 """Candidate summaries: everything the candidates table shows, sorts, filters and counts
-by, one row per invitation (outcome, each challenge's cell, headline metric, theory total,
-attempts, minutes used, decision, the candidate's number, and the stage and end the state
-is derived from at request time).
+by, one row per invitation (outcome, each challenge's cell, headline metric, reviewers'
+theory total, attempts, minutes used, decision, the candidate's number, and the stage and
+end the state is derived from at request time).
 
 Building every candidate's row in Python before sorting took about a second at 10,000
 candidates, and the theory totals one query per row; with a summary row each, a table page
@@ -40,6 +40,7 @@ from server.models import (
     Reveal,
     Submission,
     TheoryAnswer,
+    TheoryMark,
     TheoryReview,
 )
 
@@ -209,6 +210,8 @@ def page(
         keys = directed(sa.case({o: i for i, o in enumerate(OUTCOMES)}, value=s.outcome))
     elif sort == "metric":
         keys = directed(s.headline.is_(None), s.headline)
+    elif sort == "theory":  # reviewers' scores only; unscored candidates last
+        keys = directed(s.theory_total.is_(None), s.theory_total)
     elif sort == "attempts":
         keys = directed(s.attempts)
     elif sort == "time":
@@ -261,11 +264,28 @@ def touch_submission(session: Session, submission_id: int) -> None:
     session.info.setdefault(_DIRTY_SUBMISSIONS, set()).add(submission_id)
 
 
-_WATCHED = (Submission, Grading, Decision, TheoryAnswer, TheoryReview, Invitation, Assessment)
+_WATCHED = (
+    Submission,
+    Grading,
+    Decision,
+    TheoryAnswer,
+    TheoryReview,
+    TheoryMark,
+    Invitation,
+    Assessment,
+)
 _GONE = "assay.summary.gone"
 _ASSESSMENTS = "assay.summary.assessments"
 #: Assessment columns a candidate's state depends on (when their time ends).
-_CLOCK = ("deadline", "time_limit_minutes", "theory_question_ids", "challenges")
+#: (And how its theory answers are scored: one marking or two, the margin.)
+_CLOCK = (
+    "deadline",
+    "time_limit_minutes",
+    "theory_question_ids",
+    "challenges",
+    "double_review",
+    "agreement_margin",
+)
 
 
 @event.listens_for(Session, "after_flush")
@@ -274,7 +294,7 @@ def _note(session: Session, _context) -> None:
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Invitation):
             dirty.add(obj.id)
-        elif isinstance(obj, Submission | Decision | TheoryAnswer | TheoryReview):
+        elif isinstance(obj, Submission | Decision | TheoryAnswer | TheoryReview | TheoryMark):
             if obj.invitation_id is not None:
                 dirty.add(obj.invitation_id)
         elif isinstance(obj, Grading):
