@@ -8,7 +8,8 @@
   function items() {
     return Array.prototype.filter.call(
       document.querySelectorAll("li.mark-item"),
-      function (el) { return el.offsetParent !== null; }  // skip closed <details>
+      // skip the items of a closed <details> ("add a misconception from the bank")
+      function (el) { return el.closest("details:not([open])") === null; }
     );
   }
   function move(from, step) {
