@@ -25,7 +25,6 @@ from server.models import (
     ReviewAssignment,
     Submission,
     TheoryAnswer,
-    TheoryReview,
     utcnow,
 )
 

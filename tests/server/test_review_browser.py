@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 import sqlalchemy as sa
 
 from server.models import TheoryMark

@@ -183,12 +183,12 @@ def test_the_table_shows_to_review_and_sorts_on_reviewers_scores(client, db, wor
     login(client, world["people"]["owner"])
     page = f"/review/assessments/{world['assessment']}"
     body = client.get(page).get_data(as_text=True)
-    row = re.search(r'<tr id="cand-%d">(.*?)</tr>' % world["alice"], body, re.S).group(1)
+    row = re.search(rf'<tr id="cand-{world["alice"]}">(.*?)</tr>', body, re.S).group(1)
     assert "to review" in row and "/ 20" not in row
     _mark_all(client, world["alice"], "correct")
     _mark_all(client, world["alice"], "wrong", qid="evaluation-metrics")
     body = client.get(page + "?sort=theory&dir=asc").get_data(as_text=True)
-    row = re.search(r'<tr id="cand-%d">(.*?)</tr>' % world["alice"], body, re.S).group(1)
+    row = re.search(rf'<tr id="cand-{world["alice"]}">(.*?)</tr>', body, re.S).group(1)
     assert "10 / 20" in row and "to review" not in row
     ids = [int(i) for i in re.findall(r'<tr id="cand-(\d+)"', body)]
     assert ids[0] == world["alice"]  # the only one with a reviewers' score; unscored last
@@ -222,7 +222,7 @@ def test_the_second_reviewer_sees_nothing_of_the_first_until_both_are_in(
     assert data["answer"]["state"] == "second_needed" and data["answer"]["score"] is None
     # The second (the owner, logged in on ``client``) sees no mark, name or score of Rita's.
     body = client.get(f"/review/candidates/{world['alice']}").get_data(as_text=True)
-    section = re.search(r'<section class="card theory" id="q-%s".*?</section>' % QID, body, re.S)
+    section = re.search(rf'<section class="card theory" id="q-{QID}".*?</section>', body, re.S)
     shown = section.group(0)
     assert "Rita Reviewer" not in shown and "10 / 10" not in shown
     assert 'aria-pressed="true"' not in shown and "→" not in shown
@@ -321,7 +321,7 @@ def test_the_calibration_page_gives_kappa_per_question_with_the_count(
     body = client.get(f"/review/assessments/{world['assessment']}/calibration").get_data(
         as_text=True
     )
-    row = re.search(r'<tr id="kappa-%s">(.*?)</tr>' % QID, body, re.S).group(1)
+    row = re.search(rf'<tr id="kappa-{QID}">(.*?)</tr>', body, re.S).group(1)
     assert re.findall(r'<td class="num">([^<]+)</td>', row) == ["4", "0.50"]
     other = re.search(r'<tr id="kappa-evaluation-metrics">(.*?)</tr>', body, re.S).group(1)
     assert "not enough answers marked twice" in other
