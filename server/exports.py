@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from graders.challenges import get_challenge
 from server import concept_checks
 from server.models import Assessment, Grading, Invitation, Submission, User
+from server.review import marking
 from server.review import service as svc
 
 
@@ -136,7 +137,8 @@ def full_reports(session: Session, user: User, assessment: Assessment) -> dict[s
     for invitation in session.query(Invitation).filter_by(assessment_id=assessment.id):
         who = svc.identity(session, user, invitation, numbers[invitation.id])
         decision = svc.latest_decisions(session, [invitation.id]).get(invitation.id)
-        scores, _markings = svc.answer_scores(session, invitation)
+        scores, markings = svc.answer_scores(session, invitation)
+        double = bool(assessment.double_review)
         people.append(
             {
                 "candidate": {"label": who.label, "name": who.name, "email": who.email},
@@ -150,6 +152,21 @@ def full_reports(session: Session, user: User, assessment: Assessment) -> dict[s
                         "score": result.score,
                         "max_score": result.max_score,
                         "marked_by": result.by,
+                        # Each reviewer's marking, once the reader may see it (with two
+                        # markings: after both are in; one's own always).
+                        "markings": [
+                            {
+                                "reviewer": m.reviewer_name,
+                                "complete": m.complete,
+                                "score": m.score,
+                                "marks": {
+                                    f"{kind}:{item}": v for (kind, item), v in m.marks.items()
+                                },
+                            }
+                            for m in markings.get(qid, [])
+                            if m.reviewer_id == user.id
+                            or marking.others_visible(markings.get(qid, []), double)
+                        ],
                     }
                     for qid, result in scores.items()
                 ],

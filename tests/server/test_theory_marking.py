@@ -90,6 +90,7 @@ def test_a_marking_is_complete_with_every_point_and_every_flagged_misconception(
 # -- the JSON endpoint and the history ---------------------------------------------------------
 
 
+@pytest.mark.databases
 def test_each_mark_is_saved_at_once_and_kept_in_the_history(client, db, world, login):
     login(client, world["people"]["reviewer"])
     response = _mark(client, world["alice"], "class-weights", "correct")
@@ -179,6 +180,7 @@ def test_someone_who_cannot_review_the_assessment_cannot_mark(client, db, world,
 # -- the table: reviewers' scores only ---------------------------------------------------------
 
 
+@pytest.mark.databases
 def test_the_table_shows_to_review_and_sorts_on_reviewers_scores(client, db, world, login):
     login(client, world["people"]["owner"])
     page = f"/review/assessments/{world['assessment']}"
@@ -210,6 +212,7 @@ def _double(client, db, world, login, margin="2"):
     assert db.scalar(sa.select(AuditEvent.detail).where(AuditEvent.action == "double_review"))
 
 
+@pytest.mark.databases
 def test_the_second_reviewer_sees_nothing_of_the_first_until_both_are_in(
     app, client, db, world, login
 ):
@@ -233,6 +236,11 @@ def test_the_second_reviewer_sees_nothing_of_the_first_until_both_are_in(
         as_text=True
     )
     assert "Rita" not in csv_body and ",10.0000," not in csv_body
+    exported = client.get(f"/review/assessments/{world['assessment']}/export.json").get_json()
+    alice = next(c for c in exported["candidates"] if c["candidate"]["name"] == ALICE)
+    answer = next(t for t in alice["theory"] if t["question"] == QID)
+    assert answer["state"] == "second_needed" and answer["score"] is None
+    assert answer["markings"] == []
     # The second marking completes: both see both, and the score is their mean.
     for point in load_bank().get(QID).key_points:
         mark = "wrong" if point.id in ("resampling", "class-weights") else "correct"
@@ -244,6 +252,13 @@ def test_the_second_reviewer_sees_nothing_of_the_first_until_both_are_in(
         shown = who.get(f"/review/candidates/{world['alice']}").get_data(as_text=True)
         assert "Rita Reviewer: 10" in shown and "Owner Person: 6" in shown
         assert "needs a third look" in shown
+    exported = client.get(f"/review/assessments/{world['assessment']}/export.json").get_json()
+    alice = next(c for c in exported["candidates"] if c["candidate"]["name"] == ALICE)
+    answer = next(t for t in alice["theory"] if t["question"] == QID)
+    assert [(m["reviewer"], m["score"]) for m in answer["markings"]] == [
+        ("Rita Reviewer", 10.0),
+        ("Owner Person", 6.0),
+    ]
     calibration = client.get(f"/review/assessments/{world['assessment']}/calibration")
     listed = calibration.get_data(as_text=True)
     assert 'id="third-look"' in listed and ALICE in listed and "Rita Reviewer 10" in listed
@@ -288,6 +303,7 @@ def test_weighted_kappa_matches_a_hand_computation():
     assert marking.kappa([1, 1], [1, 1], 2) is None  # no spread: undefined, not "perfect"
 
 
+@pytest.mark.databases
 def test_the_calibration_page_gives_kappa_per_question_with_the_count(
     app, client, db, world, login, make_invitation
 ):
