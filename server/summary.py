@@ -155,6 +155,29 @@ def counts(session: Session, assessment_id: int) -> dict[str, int]:
     )
 
 
+def _theory_condition(theory: str):
+    """Summaries whose reviewers' theory scoring is ``to_review`` (a submitted answer not yet
+    scored) or ``scored`` (every submitted answer scored)."""
+    s = CandidateSummary
+    if theory == "scored":
+        return s.theory_confirmed.is_(True)
+    return sa.and_(s.theory_max.is_not(None), s.theory_confirmed.is_(False))
+
+
+def theory_counts(session: Session, assessment_id: int, outcome: str | None) -> dict[str, int]:
+    """Candidates by theory filter (to review, scored), within ``outcome`` when given."""
+    s = CandidateSummary
+    found = {}
+    for name in ("to_review", "scored"):
+        query = sa.select(sa.func.count()).where(
+            s.assessment_id == assessment_id, _theory_condition(name)
+        )
+        if outcome:
+            query = query.where(s.outcome == outcome)
+        found[name] = session.scalar(query)
+    return found
+
+
 def page(
     session: Session,
     assessment_id: int,
@@ -162,6 +185,7 @@ def page(
     sort: str,
     descending: bool,
     outcome: str | None,
+    theory: str | None = None,
     blind_for: int | None,
     now: datetime,
     limit: int,
@@ -179,6 +203,8 @@ def page(
     query = sa.select(s.invitation_id).where(s.assessment_id == assessment_id)
     if outcome:
         query = query.where(s.outcome == outcome)
+    if theory:
+        query = query.where(_theory_condition(theory))
 
     def directed(*keys):
         return [k.desc() if descending else k.asc() for k in keys]

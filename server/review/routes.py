@@ -75,6 +75,7 @@ def candidates(assessment_id: int):
         sort=request.args.get("sort", "candidate"),
         descending=request.args.get("dir") == "desc",
         outcome=request.args.get("outcome") or None,
+        theory=request.args.get("theory") or None,
         page=_int_arg("page", 1),
     )
     manage = svc.can_manage(current_user, assessment)
@@ -92,6 +93,7 @@ def candidates(assessment_id: int):
         assessment=assessment,
         table=table,
         outcome_labels={key: str(label) for key, label in OUTCOME_LABELS.items()},
+        theory_labels={"to_review": _("theory to review"), "scored": _("theory scored")},
         decision_labels={key: str(label) for key, label in DECISION_LABELS.items()},
         words=words,
         checks=concept_checks.totals(

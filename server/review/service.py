@@ -45,6 +45,9 @@ from server.summary import state_at
 
 #: Candidates table filters (``outcome`` of a row).
 OUTCOMES = ("passed", "below_bar", "failed", "not_started", "pending")
+#: Candidates table filters on the reviewers' theory scores: an answer not yet scored, or
+#: every submitted answer scored (never on the machine's reading).
+THEORY_FILTERS = ("to_review", "scored")
 SORTS = ("candidate", "state", "outcome", "metric", "theory", "attempts", "time", "decision")
 PER_PAGE = 25
 
@@ -319,6 +322,9 @@ class Table:
     descending: bool
     outcome: str | None
     counts: dict[str, int] = field(default_factory=dict)
+    theory: str | None = None
+    #: Candidates by THEORY_FILTERS (within the outcome filter).
+    theory_counts: dict[str, int] = field(default_factory=dict)
 
 
 def _headline(report_json: str | None, slug: str) -> tuple[str, float | None, float | None]:
@@ -366,6 +372,7 @@ def candidates_table(
     sort: str = "candidate",
     descending: bool = False,
     outcome: str | None = None,
+    theory: str | None = None,
     page: int = 1,
     per_page: int = PER_PAGE,
     now: datetime | None = None,
@@ -382,11 +389,16 @@ def candidates_table(
 
     sort = sort if sort in SORTS else "candidate"
     outcome = outcome if outcome in OUTCOMES else None
+    theory = theory if theory in THEORY_FILTERS else None
     now = now or invitations.utcnow()
     counts = summary.counts(session, assessment.id)
     if summary.ensure(session, assessment, summarised=sum(counts.values())):
         counts = summary.counts(session, assessment.id)
-    total = counts.get(outcome, 0) if outcome else sum(counts.values())
+    theory_counts = summary.theory_counts(session, assessment.id, outcome)
+    if theory:
+        total = theory_counts.get(theory, 0)
+    else:
+        total = counts.get(outcome, 0) if outcome else sum(counts.values())
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
     blind_for = user.id if blinds(user, assessment) else None
@@ -396,6 +408,7 @@ def candidates_table(
         sort=sort,
         descending=descending,
         outcome=outcome,
+        theory=theory,
         blind_for=blind_for,
         now=now,
         limit=per_page,
@@ -418,6 +431,8 @@ def candidates_table(
         descending,
         outcome,
         {name: counts.get(name, 0) for name in OUTCOMES},
+        theory,
+        {name: theory_counts.get(name, 0) for name in THEORY_FILTERS},
     )
 
 

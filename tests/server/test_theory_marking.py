@@ -187,6 +187,8 @@ def test_the_table_shows_to_review_and_sorts_on_reviewers_scores(client, db, wor
     body = client.get(page).get_data(as_text=True)
     row = re.search(rf'<tr id="cand-{world["alice"]}">(.*?)</tr>', body, re.S).group(1)
     assert "to review" in row and "/ 20" not in row
+    waiting = client.get(page + "?theory=to_review").get_data(as_text=True)
+    assert [int(i) for i in re.findall(r'<tr id="cand-(\d+)"', waiting)] == [world["alice"]]
     _mark_all(client, world["alice"], "correct")
     _mark_all(client, world["alice"], "wrong", qid="evaluation-metrics")
     body = client.get(page + "?sort=theory&dir=asc").get_data(as_text=True)
@@ -194,6 +196,9 @@ def test_the_table_shows_to_review_and_sorts_on_reviewers_scores(client, db, wor
     assert "10 / 20" in row and "to review" not in row
     ids = [int(i) for i in re.findall(r'<tr id="cand-(\d+)"', body)]
     assert ids[0] == world["alice"]  # the only one with a reviewers' score; unscored last
+    scored = client.get(page + "?theory=scored").get_data(as_text=True)
+    assert [int(i) for i in re.findall(r'<tr id="cand-(\d+)"', scored)] == [world["alice"]]
+    assert "theory scored (1)" in scored and "theory to review (0)" in scored
     descending = client.get(page + "?sort=theory&dir=desc").get_data(as_text=True)
     assert [int(i) for i in re.findall(r'<tr id="cand-(\d+)"', descending)][-1] == world["alice"]
 
