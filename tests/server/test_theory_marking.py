@@ -199,6 +199,17 @@ def test_the_table_shows_to_review_and_sorts_on_reviewers_scores(client, db, wor
     scored = client.get(page + "?theory=scored").get_data(as_text=True)
     assert [int(i) for i in re.findall(r'<tr id="cand-(\d+)"', scored)] == [world["alice"]]
     assert "theory scored (1)" in scored and "theory to review (0)" in scored
+    from server.api import tokens
+
+    _row, token = tokens.create(db, world["people"]["owner"], "ats", "read")
+    db.commit()
+    api = client.get(
+        f"/api/v1/assessments/{world['assessment']}/candidates?theory=scored",
+        headers={"Authorization": f"Bearer {token}"},
+    ).get_json()
+    assert [c["theory"] for c in api["candidates"]] == [
+        {"total": 10.0, "max": 20.0, "all_scored": True}
+    ]
     descending = client.get(page + "?sort=theory&dir=desc").get_data(as_text=True)
     assert [int(i) for i in re.findall(r'<tr id="cand-(\d+)"', descending)][-1] == world["alice"]
 
