@@ -157,7 +157,9 @@ def format_check(report: CheckReport, min_agreement: float) -> str:
         f"overall: {report.agreement:.1%} of {report.total} answers agree "
         f"(threshold {min_agreement:.0%}: {verdict})"
     )
-    lines.append("advisory: true (scores are suggestions a reviewer confirms or overrides)")
+    lines.append(
+        "advisory: true (the rubric's total is measured here, never shown to reviewers as a grade)"
+    )
     return "\n".join(lines)
 
 

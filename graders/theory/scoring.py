@@ -118,7 +118,8 @@ class TheoryScore:
 
     ``score`` lies in ``[0, max_score]``; ``flags`` holds :class:`Flag` values and
     ``notes`` one English sentence per flag for people reading the result. ``advisory`` is
-    always True: the score is a suggestion that a reviewer confirms or overrides.
+    always True: ``score`` is for measurement against labelled answers only; people get
+    :meth:`evidence_dict` and mark each key point themselves.
     """
 
     question_id: str
