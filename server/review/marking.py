@@ -54,6 +54,8 @@ from server.models.review import (
 #: Share of a key point's weight each mark earns.
 EARNS = {CORRECT: 1.0, PARTLY: 0.5, WRONG: 0.0}
 
+_CHUNK = 500
+
 TO_REVIEW, SECOND_NEEDED, THIRD_LOOK, SCORED = "to_review", "second_needed", "third_look", "scored"
 
 
@@ -180,20 +182,21 @@ def markings_by_answer(
     if not invitation_ids:
         return {}
     grouped: dict[tuple[int, str, int | None], list] = defaultdict(list)
-    for row in session.execute(
-        sa.select(
-            TheoryMark.invitation_id,
-            TheoryMark.question_id,
-            TheoryMark.reviewer_id,
-            TheoryMark.kind,
-            TheoryMark.item_id,
-            TheoryMark.mark,
-            TheoryMark.created_at,
-        )
-        .where(TheoryMark.invitation_id.in_(invitation_ids))
-        .order_by(TheoryMark.id)
-    ):
-        grouped[(row.invitation_id, row.question_id, row.reviewer_id)].append(row)
+    for start in range(0, len(invitation_ids), _CHUNK):  # bound the IN list (SQLite)
+        for row in session.execute(
+            sa.select(
+                TheoryMark.invitation_id,
+                TheoryMark.question_id,
+                TheoryMark.reviewer_id,
+                TheoryMark.kind,
+                TheoryMark.item_id,
+                TheoryMark.mark,
+                TheoryMark.created_at,
+            )
+            .where(TheoryMark.invitation_id.in_(invitation_ids[start : start + _CHUNK]))
+            .order_by(TheoryMark.id)
+        ):
+            grouped[(row.invitation_id, row.question_id, row.reviewer_id)].append(row)
     names = _names(session, [key[2] for key in grouped])
     bank = load_bank()
     found: dict[tuple[int, str], list[Marking]] = defaultdict(list)
@@ -327,7 +330,12 @@ def calibration(session: Session, assessment: Assessment, readings):
     """Per-question agreement over the answers marked twice (rule 5), and the answers that
     wait for a third look (rule 4): ([QuestionAgreement], [ThirdLook])."""
     ids = list(
-        session.scalars(sa.select(Invitation.id).where(Invitation.assessment_id == assessment.id))
+        session.scalars(
+            sa.select(TheoryMark.invitation_id)
+            .distinct()
+            .join(Invitation, Invitation.id == TheoryMark.invitation_id)
+            .where(Invitation.assessment_id == assessment.id)
+        )
     )
     found = markings_by_answer(session, ids, readings)
     bank = load_bank()

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from graders.theory import load_bank
-from server.models import Assessment, Invitation, User
+from server.models import Assessment, Invitation, TheoryAnswer, TheoryMark, User
 from server.models.review import MISCONCEPTION, POINT
 from server.review import marking, render
 from server.review import service as svc
@@ -207,11 +208,20 @@ def state_json(session: Session, user: User, invitation: Invitation, question_id
 def calibration(session: Session, user: User, assessment: Assessment):
     """Agreement per question, and the answers waiting for a third look with the candidate
     as ``user`` may see them (blind review holds here too)."""
-    texts = {}
-    for invitation in session.query(Invitation).filter_by(assessment_id=assessment.id):
-        for answer in invitation.answers:
-            if answer.submitted_at:
-                texts[(invitation.id, answer.question_id)] = answer.text
+    # Only the answers someone marked are read (one query, whatever the candidates' number).
+    marked = sa.select(TheoryMark.invitation_id).distinct()
+    texts = {
+        (row.invitation_id, row.question_id): row.text
+        for row in session.execute(
+            sa.select(TheoryAnswer.invitation_id, TheoryAnswer.question_id, TheoryAnswer.text)
+            .join(Invitation, Invitation.id == TheoryAnswer.invitation_id)
+            .where(
+                Invitation.assessment_id == assessment.id,
+                TheoryAnswer.submitted_at.is_not(None),
+                TheoryAnswer.invitation_id.in_(marked),
+            )
+        )
+    }
 
     def readings(invitation_id, question_id):
         text = texts.get((invitation_id, question_id))
