@@ -476,3 +476,16 @@ def test_no_page_export_api_answer_or_webhook_shows_an_automatic_theory_score(
     for name, body in bodies.items():
         assert "4242" not in body, name
         assert "suggested score" not in body.lower(), name
+
+
+def test_deleting_a_candidate_deletes_their_marks(client, db, world, login):
+    login(client, world["people"]["owner"])
+    _mark_all(client, world["alice"], "correct")
+    response = client.post(
+        f"/review/candidates/{world['alice']}/delete", data={"confirm": "delete"}
+    )
+    assert response.status_code == 302
+    db.expire_all()
+    assert db.scalar(sa.select(sa.func.count()).select_from(TheoryMark)) == 0
+    event = db.scalar(sa.select(AuditEvent).where(AuditEvent.action == "deletion"))
+    assert event.detail["theory_marks"] == 7
