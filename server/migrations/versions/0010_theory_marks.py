@@ -1,7 +1,7 @@
 """theory answers scored by reviewers' per-point marks; two markings per answer on request
 
 Revision ID: 0010_theory_marks
-Revises: 0009_stored_renders
+Revises: 0011_concept_checks
 Create Date: 2026-12-05 18:30:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_theory_marks"
-down_revision: str | Sequence[str] | None = "0009_stored_renders"
+down_revision: str | Sequence[str] | None = "0011_concept_checks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
