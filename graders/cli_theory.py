@@ -1,9 +1,10 @@
-"""``assay theory`` commands: list the bank, score an answer, check a rubric and the checks.
+"""``assay theory`` commands: list the bank, read an answer for evidence, check a rubric and
+the concept checks.
 
 The commands are thin wrappers around :mod:`graders.theory`; an unknown question id or an
 invalid bank is an ``AssayError``, which the ``assay`` group prints as one line with a
-non-zero exit code. Every score is advisory: a reviewer confirms or overrides it, and the
-output says so.
+non-zero exit code. ``score`` prints evidence for a reviewer (key points mentioned, possible
+misconceptions, with spans) and no number: ``"suggested_score": null`` in its JSON (issue 18).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import click
 from graders.theory import LANGUAGES, Span, TheoryScore, load_bank, score_answer
 from graders.theory.check import DEFAULT_FILES, CheckReport, check_answers
 from graders.theory.checks import MIN_CHECKS, check_to_dict, verify_bank
+from graders.theory.scoring import evidence_notes
 
 _SPAN_CHARS = 70
 
@@ -70,7 +72,11 @@ def list_questions(as_json: bool, lang: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as a JSON object.")
 @lang_option
 def score(question_id: str, file: BinaryIO, as_json: bool, lang: str) -> None:
-    """Score the answer in FILE (UTF-8 text; '-' reads stdin) to question QUESTION_ID."""
+    """Evidence in the answer in FILE (UTF-8 text; '-' reads stdin) to QUESTION_ID.
+
+    Key points mentioned (with spans) or not, and possible misconceptions to check; no
+    score: a reviewer marks each key point (``"suggested_score": null`` in the JSON).
+    """
     question = load_bank().get(question_id)
     try:
         text = file.read().decode("utf-8-sig")
@@ -78,7 +84,7 @@ def score(question_id: str, file: BinaryIO, as_json: bool, lang: str) -> None:
         raise click.BadParameter(f"not UTF-8 text ({exc.reason})", param_hint="FILE") from None
     result = score_answer(question, text)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(result.evidence_dict(), ensure_ascii=False, indent=2))
     else:
         click.echo(format_score(result, lang))
 
@@ -151,28 +157,30 @@ def format_check(report: CheckReport, min_agreement: float) -> str:
         f"overall: {report.agreement:.1%} of {report.total} answers agree "
         f"(threshold {min_agreement:.0%}: {verdict})"
     )
-    lines.append("advisory: true (scores are suggestions a reviewer confirms or overrides)")
+    lines.append(
+        "advisory: true (the rubric's total is measured here, never shown to reviewers as a grade)"
+    )
     return "\n".join(lines)
 
 
 def format_score(result: TheoryScore, lang: str = "en") -> str:
-    """A plain-text report: score, credits, misses, penalties and corrections, with spans."""
+    """A plain-text reading: key points mentioned or not, possible misconceptions to check and
+    mentions that correct them, with spans; no score (a reviewer marks each point)."""
     lines = [
-        f"{result.question_id}: {_number(result.score)} / {_number(result.max_score)}",
-        "advisory: true (a suggestion; a reviewer confirms or overrides it)",
+        f"{result.question_id}: evidence for a reviewer, not a score",
+        "suggested_score: none (a reviewer marks each key point)",
     ]
     if result.matched:
-        lines.append("matched:")
+        lines.append("mentioned:")
         for point in result.matched:
             where = "" if point.in_sentence else " (only in a list of terms)"
             lines.append(
-                f"  + {point.weight}  {point.label[lang]}: {_quote(point.span.text)}"
-                f" {_at(point.span)}{where}"
+                f"  * {point.label[lang]}: {_quote(point.span.text)} {_at(point.span)}{where}"
             )
     if result.missed:
-        lines.append("missed:")
+        lines.append("not mentioned as a claim:")
         for point in result.missed:
-            lines.append(f"  - {point.weight}  {point.label[lang]}")
+            lines.append(f"  - {point.label[lang]}")
             if point.mention:
                 mention = point.mention
                 cue = f", cue {_quote(mention.cue.text)}" if mention.cue else ""
@@ -180,14 +188,12 @@ def format_score(result: TheoryScore, lang: str = "en") -> str:
                     f"      {mention.reading}: {_quote(mention.span.text)} {_at(mention.span)}{cue}"
                 )
     if result.misconceptions:
-        lines.append("misconceptions:")
+        lines.append("possible misconceptions (check):")
         for hit in result.misconceptions:
-            lines.append(
-                f"  ! -{hit.penalty}  {hit.label[lang]}: {_quote(hit.span.text)} {_at(hit.span)}"
-            )
-            lines.append(f"      why: {' '.join(hit.why[lang].split())}")
+            lines.append(f"  ? {hit.label[lang]}: {_quote(hit.span.text)} {_at(hit.span)}")
+            lines.append(f"      why it would be wrong: {' '.join(hit.why[lang].split())}")
     if result.corrections:
-        lines.append("corrected, not penalised:")
+        lines.append("named to correct it:")
         for item in result.corrections:
             lines.append(
                 f"  ~ {item.label[lang]} ({item.reading}): {_quote(item.span.text)} {_at(item.span)}"
@@ -195,17 +201,14 @@ def format_score(result: TheoryScore, lang: str = "en") -> str:
     if result.flags:
         lines.append("flags:")
         lines += [
-            f"  {flag}: {note}" for flag, note in zip(result.flags, result.notes, strict=True)
+            f"  {flag}: {note}"
+            for flag, note in zip(result.flags, evidence_notes(result), strict=True)
         ]
     return "\n".join(lines)
 
 
 def _at(span: Span) -> str:
     return f"[{span.start}:{span.end}]"
-
-
-def _number(value: float) -> str:
-    return f"{value:g}"
 
 
 def _quote(text: str) -> str:

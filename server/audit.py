@@ -27,6 +27,7 @@ ACTIONS = (
     "regrade",
     "deletion",
     "blind_review",
+    "double_review",
     "reviewer_assigned",
     "export",
 )

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from graders.challenges import get_challenge
 from server import concept_checks
 from server.models import Assessment, Grading, Invitation, Submission, User
+from server.review import marking
 from server.review import service as svc
 
 
@@ -42,7 +43,8 @@ def candidates_csv(session: Session, user: User, assessment: Assessment) -> str:
     for slug in slugs:
         header += [f"{slug}:status", f"{slug}:passed", f"{slug}:verdict"]
         header += [f"{slug}:{metric}" for metric in metrics[slug]]
-    header += [f"theory:{qid}" for qid in questions] + ["theory:total", "theory:max"]
+    header += [f"theory:{qid}" for qid in questions]
+    header += [f"theory:{qid}:marked_by" for qid in questions] + ["theory:total", "theory:max"]
     # The concept checks' exact score, in columns of their own beside the theory answers.
     header += [f"checks:{qid}" for qid in questions] + ["checks:correct", "checks:total"]
     out = io.StringIO()
@@ -69,17 +71,23 @@ def candidates_csv(session: Session, user: User, assessment: Assessment) -> str:
                 else "",
             ]
             line += [_number(values.get(metric)) for metric in metrics[slug]]
-        reviews = svc.latest_theory_reviews(session, invitation.id)
-        answers = {a.question_id: a for a in invitation.answers if a.submitted_at}
+        # Reviewers' scores only (the machine's reading is not a grade): "to review" until
+        # the answer's marking is complete (two markings where the assessment asks for two).
+        scores, _markings = svc.answer_scores(session, invitation)
         for qid in questions:
-            if qid in reviews:
-                line.append(_number(reviews[qid].score))
-            elif qid in answers:
-                line.append(_number(svc.suggested(qid, answers[qid].text).score))
-            else:
+            if qid not in scores:
                 line.append("")
+            elif scores[qid].score is None:
+                line.append("to review")
+            else:
+                line.append(_number(scores[qid].score))
+        for qid in questions:
+            line.append(", ".join(scores[qid].by) if qid in scores else "")
         total = row.theory
-        line += [_number(total[0]) if total else "", _number(total[1]) if total else ""]
+        line += [
+            _number(total[0]) if total and total[0] is not None else "",
+            _number(total[1]) if total else "",
+        ]
         scored = checks[row.invitation_id]
         line += [f"{item.correct}/{item.total}" for item in scored.per_question]
         line += [scored.correct, scored.total]
@@ -133,11 +141,39 @@ def full_reports(session: Session, user: User, assessment: Assessment) -> dict[s
     for invitation in session.query(Invitation).filter_by(assessment_id=assessment.id):
         who = svc.identity(session, user, invitation, numbers[invitation.id])
         decision = svc.latest_decisions(session, [invitation.id]).get(invitation.id)
+        scores, markings = svc.answer_scores(session, invitation)
+        double = bool(assessment.double_review)
         people.append(
             {
                 "candidate": {"label": who.label, "name": who.name, "email": who.email},
                 "decision": decision.decision if decision else None,
                 "concept_checks": concept_checks.score(invitation).to_dict(),
+                # Reviewers' scores of the submitted answers; the machine's reading is no grade.
+                "theory": [
+                    {
+                        "question": qid,
+                        "state": result.state,
+                        "score": result.score,
+                        "max_score": result.max_score,
+                        "marked_by": result.by,
+                        # Each reviewer's marking, once the reader may see it (with two
+                        # markings: after both are in; one's own always).
+                        "markings": [
+                            {
+                                "reviewer": m.reviewer_name,
+                                "complete": m.complete,
+                                "score": m.score,
+                                "marks": {
+                                    f"{kind}:{item}": v for (kind, item), v in m.marks.items()
+                                },
+                            }
+                            for m in markings.get(qid, [])
+                            if m.reviewer_id == user.id
+                            or marking.others_visible(markings.get(qid, []), double)
+                        ],
+                    }
+                    for qid, result in scores.items()
+                ],
                 "submissions": [
                     submission_record(s, s.latest, who) | {"candidate": None}
                     for s in invitation.submissions

@@ -28,6 +28,7 @@ from server.models import (
     Reveal,
     Submission,
     TheoryAnswer,
+    TheoryMark,
     TheoryReview,
     utcnow,
 )
@@ -48,6 +49,7 @@ def delete_candidate(
         (TheoryAnswer, TheoryAnswer.invitation_id),
         (ConceptCheckAnswer, ConceptCheckAnswer.invitation_id),
         (TheoryReview, TheoryReview.invitation_id),
+        (TheoryMark, TheoryMark.invitation_id),
         (Decision, Decision.invitation_id),
         (Reveal, Reveal.invitation_id),
     ):

@@ -1,7 +1,7 @@
 """Candidate summaries: everything the candidates table shows, sorts, filters and counts
-by, one row per invitation (outcome, each challenge's cell, headline metric, theory total,
-attempts, minutes used, decision, the candidate's number, and the stage and end the state
-is derived from at request time).
+by, one row per invitation (outcome, each challenge's cell, headline metric, reviewers'
+theory total, attempts, minutes used, decision, the candidate's number, and the stage and
+end the state is derived from at request time).
 
 Building every candidate's row in Python before sorting took about a second at 10,000
 candidates, and the theory totals one query per row; with a summary row each, a table page
@@ -40,6 +40,7 @@ from server.models import (
     Reveal,
     Submission,
     TheoryAnswer,
+    TheoryMark,
     TheoryReview,
 )
 
@@ -154,6 +155,29 @@ def counts(session: Session, assessment_id: int) -> dict[str, int]:
     )
 
 
+def _theory_condition(theory: str):
+    """Summaries whose reviewers' theory scoring is ``to_review`` (a submitted answer not yet
+    scored) or ``scored`` (every submitted answer scored)."""
+    s = CandidateSummary
+    if theory == "scored":
+        return s.theory_confirmed.is_(True)
+    return sa.and_(s.theory_max.is_not(None), s.theory_confirmed.is_(False))
+
+
+def theory_counts(session: Session, assessment_id: int, outcome: str | None) -> dict[str, int]:
+    """Candidates by theory filter (to review, scored), within ``outcome`` when given."""
+    s = CandidateSummary
+    found = {}
+    for name in ("to_review", "scored"):
+        query = sa.select(sa.func.count()).where(
+            s.assessment_id == assessment_id, _theory_condition(name)
+        )
+        if outcome:
+            query = query.where(s.outcome == outcome)
+        found[name] = session.scalar(query)
+    return found
+
+
 def page(
     session: Session,
     assessment_id: int,
@@ -161,6 +185,7 @@ def page(
     sort: str,
     descending: bool,
     outcome: str | None,
+    theory: str | None = None,
     blind_for: int | None,
     now: datetime,
     limit: int,
@@ -178,6 +203,8 @@ def page(
     query = sa.select(s.invitation_id).where(s.assessment_id == assessment_id)
     if outcome:
         query = query.where(s.outcome == outcome)
+    if theory:
+        query = query.where(_theory_condition(theory))
 
     def directed(*keys):
         return [k.desc() if descending else k.asc() for k in keys]
@@ -209,6 +236,8 @@ def page(
         keys = directed(sa.case({o: i for i, o in enumerate(OUTCOMES)}, value=s.outcome))
     elif sort == "metric":
         keys = directed(s.headline.is_(None), s.headline)
+    elif sort == "theory":  # reviewers' scores only; unscored candidates last
+        keys = directed(s.theory_total.is_(None), s.theory_total)
     elif sort == "attempts":
         keys = directed(s.attempts)
     elif sort == "time":
@@ -261,11 +290,28 @@ def touch_submission(session: Session, submission_id: int) -> None:
     session.info.setdefault(_DIRTY_SUBMISSIONS, set()).add(submission_id)
 
 
-_WATCHED = (Submission, Grading, Decision, TheoryAnswer, TheoryReview, Invitation, Assessment)
+_WATCHED = (
+    Submission,
+    Grading,
+    Decision,
+    TheoryAnswer,
+    TheoryReview,
+    TheoryMark,
+    Invitation,
+    Assessment,
+)
 _GONE = "assay.summary.gone"
 _ASSESSMENTS = "assay.summary.assessments"
 #: Assessment columns a candidate's state depends on (when their time ends).
-_CLOCK = ("deadline", "time_limit_minutes", "theory_question_ids", "challenges")
+#: (And how its theory answers are scored: one marking or two, the margin.)
+_CLOCK = (
+    "deadline",
+    "time_limit_minutes",
+    "theory_question_ids",
+    "challenges",
+    "double_review",
+    "agreement_margin",
+)
 
 
 @event.listens_for(Session, "after_flush")
@@ -274,7 +320,7 @@ def _note(session: Session, _context) -> None:
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Invitation):
             dirty.add(obj.id)
-        elif isinstance(obj, Submission | Decision | TheoryAnswer | TheoryReview):
+        elif isinstance(obj, Submission | Decision | TheoryAnswer | TheoryReview | TheoryMark):
             if obj.invitation_id is not None:
                 dirty.add(obj.invitation_id)
         elif isinstance(obj, Grading):

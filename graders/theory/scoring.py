@@ -1,7 +1,10 @@
-"""Rubric scoring of one answer: claims found, credited, penalised, with their spans.
+"""Rubric reading of one answer: claims found, mentioned, contradicted, with their spans.
 
-The rules are listed in :mod:`graders.theory` (the package docstring). The score is a
-suggestion for a reviewer, who confirms or overrides it (``advisory`` in every result).
+The rules are listed in :mod:`graders.theory` (the package docstring). The reading is
+evidence for a reviewer, never a grade: on answers it was not tuned on its total was close to
+a coin toss (issue 18), so nothing outside this package shows ``score``;
+:meth:`TheoryScore.evidence_dict` is what leaves it. The total stays for the labelled-set
+measurement (``assay theory check``), which any future automatic number must pass first.
 """
 
 from __future__ import annotations
@@ -115,7 +118,8 @@ class TheoryScore:
 
     ``score`` lies in ``[0, max_score]``; ``flags`` holds :class:`Flag` values and
     ``notes`` one English sentence per flag for people reading the result. ``advisory`` is
-    always True: the score is a suggestion that a reviewer confirms or overrides.
+    always True: ``score`` is for measurement against labelled answers only; people get
+    :meth:`evidence_dict` and mark each key point themselves.
     """
 
     question_id: str
@@ -135,11 +139,39 @@ class TheoryScore:
         return self.score / self.max_score if self.max_score else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field plus ``fraction``."""
+        """A JSON-ready dict of every field plus ``fraction`` (measurement only)."""
         data = asdict(self)
         data["flags"] = [str(flag) for flag in self.flags]
         data["fraction"] = round(self.fraction, 4)
         return data
+
+    def evidence_dict(self) -> dict[str, Any]:
+        """What the reading found, for people: every field but the numeric total, and
+        ``suggested_score`` None (the key stays, so tools can tell there is none)."""
+        data = asdict(self)
+        del data["score"]
+        data["flags"] = [str(flag) for flag in self.flags]
+        data["notes"] = evidence_notes(self)
+        data["suggested_score"] = None
+        return data
+
+
+def evidence_notes(result: TheoryScore) -> list[str]:
+    """One English sentence per flag that says what was found, not what it did to a score."""
+    notes = []
+    for flag, note in zip(result.flags, result.notes, strict=True):
+        if flag is Flag.KEYWORD_STUFFING:
+            listed = sum(not point.in_sentence for point in result.matched)
+            note = (
+                f"{listed} of {len(result.matched)} mentioned points appear only in lists of "
+                "terms, not explained in sentences."
+            )
+        elif flag in (Flag.TOO_LONG, Flag.NOT_TEXT):
+            note = note.replace("it was not scored", "the machine did not read it").replace(
+                " Read it and set the score by hand.", ""
+            )
+        notes.append(note)
+    return notes
 
 
 def score_answer(question: Question, text: object) -> TheoryScore:

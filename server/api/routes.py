@@ -165,7 +165,12 @@ def list_assessments():
         ("page", "integer", "1-based page"),
         ("per_page", "integer", "rows per page, at most 500"),
         ("outcome", "string", "passed, passed_flagged, below_bar, failed, not_started or pending"),
-        ("sort", "string", "candidate, state, outcome, metric, attempts, time or decision"),
+        ("theory", "string", "to_review or scored (reviewers' theory scores only)"),
+        (
+            "sort",
+            "string",
+            "candidate, state, outcome, metric, theory, attempts, time or decision",
+        ),
     ),
 )
 def list_candidates(assessment_id: int):
@@ -177,6 +182,7 @@ def list_candidates(assessment_id: int):
         assessment,
         sort=request.args.get("sort", "candidate"),
         outcome=request.args.get("outcome") or None,
+        theory=request.args.get("theory") or None,
         page=request.args.get("page", 1, type=int),
         per_page=per_page,
     )
@@ -211,6 +217,13 @@ def list_candidates(assessment_id: int):
                     "correct": checks[row.invitation_id].correct,
                     "answered": checks[row.invitation_id].answered,
                     "total": checks[row.invitation_id].total,
+                },
+                "theory": None
+                if row.theory is None
+                else {
+                    "total": row.theory[0],
+                    "max": row.theory[1],
+                    "all_scored": row.theory_confirmed,
                 },
             }
             for row in table.rows

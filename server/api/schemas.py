@@ -67,6 +67,15 @@ class ConceptChecksOut(BaseModel):
     total: int
 
 
+class TheoryTotal(BaseModel):
+    #: Reviewers' scores over the answers they have scored; null until one is scored. The
+    #: machine's reading of an answer is evidence for reviewers, never a score here.
+    total: float | None
+    max: float
+    #: Every submitted answer has a reviewers' score.
+    all_scored: bool
+
+
 class CandidateOut(BaseModel):
     invitation_id: int
     label: str
@@ -79,6 +88,8 @@ class CandidateOut(BaseModel):
     decision: str | None
     results: list[ChallengeResult]
     concept_checks: ConceptChecksOut
+    #: Null when the candidate submitted no theory answer.
+    theory: TheoryTotal | None = None
 
 
 class CandidateList(BaseModel):

@@ -16,6 +16,7 @@ from server.models.review import (
     RetentionPolicy,
     Reveal,
     ReviewAssignment,
+    TheoryMark,
     TheoryReview,
 )
 from server.models.similarity import SimilarityCheck, SimilarityPair
@@ -52,6 +53,7 @@ __all__ = [
     "SubmissionRender",
     "WorkerRecord",
     "TheoryAnswer",
+    "TheoryMark",
     "TheoryReview",
     "User",
     "Webhook",

@@ -28,6 +28,10 @@ class Assessment(Base):
     show_explanations_to_candidate: Mapped[bool] = mapped_column(
         default=False, server_default=sa.false()
     )
+    #: Each theory answer is marked by two reviewers independently (``review.marking``).
+    double_review: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    #: Two markings of one answer whose scores differ by more than this get a third look.
+    agreement_margin: Mapped[float] = mapped_column(default=2.0, server_default="2")
     #: Theory question ids from graders.theory's bank, in display order.
     theory_question_ids: Mapped[list] = mapped_column(sa.JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

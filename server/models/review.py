@@ -20,6 +20,12 @@ from server.models.base import Base, utcnow
 ADVANCE, HOLD, REJECT = "advance", "hold", "reject"
 DECISIONS = (ADVANCE, HOLD, REJECT)
 CONFIRM, OVERRIDE = "confirm", "override"
+#: A reviewer's mark on one key point of an answer, and on one possible misconception.
+CORRECT, PARTLY, WRONG = "correct", "partly", "wrong"
+POINT_MARKS = (CORRECT, PARTLY, WRONG)
+PRESENT, ABSENT = "present", "absent"
+MISCONCEPTION_MARKS = (PRESENT, ABSENT)
+POINT, MISCONCEPTION = "point", "misconception"
 
 
 class ReviewAssignment(Base):
@@ -56,7 +62,11 @@ class Decision(Base):
 
 
 class TheoryReview(Base):
-    """A reviewer confirmed the rubric's suggested score of one answer, or overrode it."""
+    """A whole-answer score from before per-point marking (issue 18): kept as history only.
+
+    A reviewer confirmed the rubric's number or overrode it; the rubric's number is no longer
+    shown as a grade, so these rows no longer make an answer's score (``TheoryMark`` does).
+    """
 
     __tablename__ = "theory_reviews"
 
@@ -72,6 +82,30 @@ class TheoryReview(Base):
     max_score: Mapped[float]
     reason: Mapped[str] = mapped_column(sa.Text, default="")
     reviewer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    reviewer: Mapped[User | None] = relationship()
+
+
+class TheoryMark(Base):
+    """One reviewer's mark on one key point (correct / partly / wrong or missing) or one
+    misconception (present / absent) of one answer. Appended, never updated: the newest row
+    per (answer, reviewer, item) is the mark, the older ones its history
+    (``server.review.marking`` computes the question's score from the marks)."""
+
+    __tablename__ = "theory_marks"
+    __table_args__ = (
+        sa.Index("ix_theory_marks_answer", "invitation_id", "question_id", "reviewer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(sa.ForeignKey("invitations.id", ondelete="CASCADE"))
+    question_id: Mapped[str] = mapped_column(sa.String(64))
+    #: Null once the reviewer's account is deleted (the mark stays, by "a deleted account").
+    reviewer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(sa.String(16))  # POINT or MISCONCEPTION
+    item_id: Mapped[str] = mapped_column(sa.String(64))
+    mark: Mapped[str] = mapped_column(sa.String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     reviewer: Mapped[User | None] = relationship()
@@ -143,6 +177,7 @@ class CandidateSummary(Base):
         sa.Index("ix_candidate_summaries_assessment_attempts", "assessment_id", "attempts"),
         sa.Index("ix_candidate_summaries_assessment_minutes", "assessment_id", "minutes_used"),
         sa.Index("ix_candidate_summaries_assessment_decision", "assessment_id", "decision"),
+        sa.Index("ix_candidate_summaries_assessment_theory", "assessment_id", "theory_total"),
     )
 
     invitation_id: Mapped[int] = mapped_column(
@@ -160,7 +195,8 @@ class CandidateSummary(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     minutes_used: Mapped[float | None]
     decision: Mapped[str | None] = mapped_column(sa.String(16))
-    #: Theory score over the submitted answers (a reviewer's where given, else the rubric's).
+    #: Reviewers' theory score over the answers they have scored (None: none scored yet);
+    #: never the rubric's reading. ``theory_confirmed``: every submitted answer is scored.
     theory_total: Mapped[float | None]
     theory_max: Mapped[float | None]
     theory_confirmed: Mapped[bool] = mapped_column(default=False)

@@ -76,18 +76,19 @@ def svg_data_uri(svg: str) -> str:
 @dataclass
 class Segment:
     text: str
-    kind: str = ""  # "", "credit", "penalty", "correction"
+    kind: str = ""  # "", "mentioned", "possible" (a misconception to check), "correction"
     note: str = ""
 
 
 def answer_segments(text: str, score: TheoryScore, lang: str = "en") -> list[Segment]:
-    """``text`` cut at the rubric's spans: each credited point, misconception and correction
-    marked where the answer says it. Overlaps keep the first span found (credits first)."""
+    """``text`` cut at the reading's spans: each key point mentioned, possible misconception
+    and correction marked where the answer says it. Overlaps keep the first span found
+    (key points first)."""
     marks = []
     for point in score.matched:
-        marks.append((point.span.start, point.span.end, "credit", point.label.get(lang, "")))
+        marks.append((point.span.start, point.span.end, "mentioned", point.label.get(lang, "")))
     for hit in score.misconceptions:
-        marks.append((hit.span.start, hit.span.end, "penalty", hit.label.get(lang, "")))
+        marks.append((hit.span.start, hit.span.end, "possible", hit.label.get(lang, "")))
     for item in score.corrections:
         marks.append((item.span.start, item.span.end, "correction", item.label.get(lang, "")))
     taken: list[tuple[int, int, str, str]] = []

@@ -2,17 +2,18 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from graders.errors import UnknownQuestionError
 from graders.theory import load_bank
 from server import audit, concept_checks, exports, similarity
 from server.extensions import db
 from server.models import DECISIONS, Grading, Invitation, Submission, User
 from server.rendering import id_links
-from server.review import bp, render, stored
+from server.review import bp, marking, marking_view, render, stored
 from server.review import service as svc
 from server.security import role_required
 
@@ -75,6 +76,7 @@ def candidates(assessment_id: int):
         sort=request.args.get("sort", "candidate"),
         descending=request.args.get("dir") == "desc",
         outcome=request.args.get("outcome") or None,
+        theory=request.args.get("theory") or None,
         page=_int_arg("page", 1),
     )
     manage = svc.can_manage(current_user, assessment)
@@ -83,7 +85,8 @@ def candidates(assessment_id: int):
         "passed": _("passed"),
         "flagged": _("passed, flagged for review"),
         "below": _("below bar"),
-        "suggested": _("(suggested)"),
+        "to_review": _("to review"),
+        "so_far": _("%(total)s / %(max)s so far"),
         "minutes": _("%(n)d min"),
         "candidate": _("Candidate %(n)d"),
     }
@@ -92,6 +95,7 @@ def candidates(assessment_id: int):
         assessment=assessment,
         table=table,
         outcome_labels={key: str(label) for key, label in OUTCOME_LABELS.items()},
+        theory_labels={"to_review": _("theory to review"), "scored": _("theory scored")},
         decision_labels={key: str(label) for key, label in DECISION_LABELS.items()},
         words=words,
         checks=concept_checks.totals(
@@ -183,24 +187,7 @@ def export(assessment_id: int, fmt: str):
 def candidate(invitation_id: int):
     invitation = _invitation_or_404(invitation_id)
     session, lang = db(), _lang()
-    bank = load_bank()
-    answers = {a.question_id: a for a in invitation.answers if a.submitted_at}
-    reviews = svc.latest_theory_reviews(session, invitation.id)
-    theory = []
-    for qid in invitation.assessment.theory_question_ids or []:
-        question = bank.get(qid)
-        answer = answers.get(qid)
-        score = svc.suggested(qid, answer.text) if answer else None
-        theory.append(
-            {
-                "question": question,
-                "answer": answer,
-                "score": score,
-                "segments": render.answer_segments(answer.text, score, lang) if answer else [],
-                "review": reviews.get(qid),
-                "history": svc.theory_history(session, invitation.id, qid),
-            }
-        )
+    theory = marking_view.candidate_theory(session, current_user, invitation, lang)
     total, confirmed = svc.theory_total(session, invitation)
     checks_total = concept_checks.score(invitation)
     return render_template(
@@ -213,6 +200,9 @@ def candidate(invitation_id: int):
         theory=theory,
         theory_total=total,
         theory_confirmed=confirmed,
+        words=marking_view.words(),
+        flag_words=marking_view.flag_words(),
+        reading_words=marking_view.reading_words(),
         decisions=svc.decision_history(session, invitation.id),
         decision_labels=DECISION_LABELS,
         decision_choices=DECISIONS,
@@ -250,31 +240,71 @@ def decide(invitation_id: int):
     return redirect(url_for("review.candidate", invitation_id=invitation.id) + "#decision")
 
 
-@bp.post("/candidates/<int:invitation_id>/theory/<question_id>")
+@bp.post("/candidates/<int:invitation_id>/theory/<question_id>/marks")
 @role_required(*STAFF)
-def theory_review(invitation_id: int, question_id: str):
+def theory_mark(invitation_id: int, question_id: str):
+    """One mark (JSON from the page's script, or a form without it): the marking's state as
+    JSON, or back to the question."""
     invitation = _invitation_or_404(invitation_id)
-    raw = request.form.get("score", "").strip()
+    data = request.get_json(silent=True) if request.is_json else request.form
+    if not isinstance(data, dict) and not hasattr(data, "get"):
+        data = {}
+    fields = {name: str(data.get(name, "")) for name in ("kind", "item", "mark")}
     try:
-        score = float(raw) if raw else None
-    except ValueError:
-        score = None
-    try:
-        svc.review_theory(
+        marking.record_mark(
             db(),
             current_user,
             invitation,
             question_id,
-            action=request.form.get("action", ""),
-            score=score,
-            reason=request.form.get("reason", ""),
+            fields["kind"],
+            fields["item"],
+            fields["mark"],
         )
         db().commit()
-        flash(_("Theory score recorded."), "ok")
-    except svc.ReviewError as exc:
+    except (marking.MarkError, UnknownQuestionError) as exc:
+        db().rollback()
+        if request.is_json:
+            body = {"error": {"code": "invalid_mark", "message": str(exc)}}
+            return jsonify(body), 400
         flash(str(exc), "error")
+        return redirect(url_for("review.candidate", invitation_id=invitation.id))
+    if request.is_json:
+        return jsonify(marking_view.state_json(db(), current_user, invitation, question_id))
     anchor = f"#q-{question_id}"
     return redirect(url_for("review.candidate", invitation_id=invitation.id) + anchor)
+
+
+@bp.post("/assessments/<int:assessment_id>/double-review")
+@role_required(*STAFF)
+def double_review(assessment_id: int):
+    assessment = _assessment_or_404(assessment_id, manage=True)
+    try:
+        marking.set_double_review(
+            db(),
+            current_user,
+            assessment,
+            request.form.get("on") == "1",
+            request.form.get("margin", "2"),
+        )
+        db().commit()
+        flash(_("Theory marking setting saved."), "ok")
+    except marking.MarkError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("review.candidates", assessment_id=assessment.id))
+
+
+@bp.get("/assessments/<int:assessment_id>/calibration")
+@role_required(*STAFF)
+def calibration(assessment_id: int):
+    assessment = _assessment_or_404(assessment_id)
+    agreement, waiting = marking_view.calibration(db(), current_user, assessment)
+    return render_template(
+        "review/calibration.html",
+        assessment=assessment,
+        agreement=agreement,
+        waiting=waiting,
+        lang=_lang(),
+    )
 
 
 #: The most similar submissions named on a report.

@@ -41,12 +41,15 @@ from server.models import (
     TheoryReview,
     User,
 )
-from server.models.review import CONFIRM, OVERRIDE
+from server.review import marking
 from server.summary import state_at
 
 #: Candidates table filters (``outcome`` of a row).
 OUTCOMES = ("passed", "passed_flagged", "below_bar", "failed", "not_started", "pending")
-SORTS = ("candidate", "state", "outcome", "metric", "attempts", "time", "decision")
+#: Candidates table filters on the reviewers' theory scores: an answer not yet scored, or
+#: every submitted answer scored (never on the machine's reading).
+THEORY_FILTERS = ("to_review", "scored")
+SORTS = ("candidate", "state", "outcome", "metric", "theory", "attempts", "time", "decision")
 PER_PAGE = 25
 
 
@@ -301,7 +304,8 @@ class CandidateRow:
     attempts: int
     minutes_used: float | None
     decision: str | None
-    theory: tuple[float, float] | None = None  # (total, max) over the submitted answers
+    #: (reviewers' total over the scored answers or None, max); None: no answer submitted.
+    theory: tuple[float | None, float] | None = None
     theory_confirmed: bool = False
     #: What ``state`` is made of (``state_at``): the state before the clock is read
     #: (revoked, graded, submitted, working, opened, sent), and when the link or the
@@ -325,6 +329,9 @@ class Table:
     descending: bool
     outcome: str | None
     counts: dict[str, int] = field(default_factory=dict)
+    theory: str | None = None
+    #: Candidates by THEORY_FILTERS (within the outcome filter).
+    theory_counts: dict[str, int] = field(default_factory=dict)
 
 
 def _headline(report_json: str | None, slug: str) -> tuple[str, float | None, float | None]:
@@ -372,6 +379,7 @@ def candidates_table(
     sort: str = "candidate",
     descending: bool = False,
     outcome: str | None = None,
+    theory: str | None = None,
     page: int = 1,
     per_page: int = PER_PAGE,
     now: datetime | None = None,
@@ -388,11 +396,16 @@ def candidates_table(
 
     sort = sort if sort in SORTS else "candidate"
     outcome = outcome if outcome in OUTCOMES else None
+    theory = theory if theory in THEORY_FILTERS else None
     now = now or invitations.utcnow()
     counts = summary.counts(session, assessment.id)
     if summary.ensure(session, assessment, summarised=sum(counts.values())):
         counts = summary.counts(session, assessment.id)
-    total = counts.get(outcome, 0) if outcome else sum(counts.values())
+    theory_counts = summary.theory_counts(session, assessment.id, outcome)
+    if theory:
+        total = theory_counts.get(theory, 0)
+    else:
+        total = counts.get(outcome, 0) if outcome else sum(counts.values())
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
     blind_for = user.id if blinds(user, assessment) else None
@@ -402,6 +415,7 @@ def candidates_table(
         sort=sort,
         descending=descending,
         outcome=outcome,
+        theory=theory,
         blind_for=blind_for,
         now=now,
         limit=per_page,
@@ -424,6 +438,8 @@ def candidates_table(
         descending,
         outcome,
         {name: counts.get(name, 0) for name in OUTCOMES},
+        theory,
+        {name: theory_counts.get(name, 0) for name in THEORY_FILTERS},
     )
 
 
@@ -445,7 +461,7 @@ def _stored_row(r, blind: bool, now: datetime) -> CandidateRow:
         attempts=r.attempts,
         minutes_used=r.minutes_used,
         decision=r.decision,
-        theory=(r.theory_total, r.theory_max) if r.theory_total is not None else None,
+        theory=(r.theory_total, r.theory_max) if r.theory_max is not None else None,
         theory_confirmed=bool(r.theory_confirmed),
         stage=r.stage,
         ends_at=r.ends_at,
@@ -549,13 +565,11 @@ def build_rows(
         answered[a.invitation_id] = max(
             a.submitted_at, answered.get(a.invitation_id, a.submitted_at)
         )
-    reviews: dict[int, dict[str, float]] = {}
-    for r in session.execute(
-        sa.select(TheoryReview.invitation_id, TheoryReview.question_id, TheoryReview.score)
-        .where(mine_only(TheoryReview.invitation_id))
-        .order_by(TheoryReview.id)
-    ):
-        reviews.setdefault(r.invitation_id, {})[r.question_id] = r.score
+    marked = marking.markings_by_answer(
+        session,
+        [i for i in order if i in answers],
+        lambda iid, qid: reading(qid, answers[iid][qid]) if qid in answers.get(iid, {}) else None,
+    )
     headlines = _headlines(session, [g for g in gradings.values() if g.status == "graded"])
     by_person: dict[int, list] = {}
     for sub in subs:
@@ -594,9 +608,9 @@ def build_rows(
         )
         stage = _stage(person, [gradings.get(x.id) for x in mine], person.id in answered)
         theory, confirmed = _theory(
-            assessment.theory_question_ids or [],
+            assessment,
             answers.get(person.id, {}),
-            reviews.get(person.id, {}),
+            lambda qid, _p=person.id: marked.get((_p, qid), []),
         )
         ends_at = _ends_at(assessment, person)
         rows.append(
@@ -694,6 +708,7 @@ def _sort_key(sort: str):
         "state": lambda r: r.state,
         "outcome": lambda r: OUTCOMES.index(r.outcome),
         "metric": lambda r: missing_last(r.headline),
+        "theory": lambda r: missing_last(r.theory[0] if r.theory else None),
         "attempts": lambda r: r.attempts,
         "time": lambda r: missing_last(r.minutes_used),
         "decision": lambda r: r.decision or "~",
@@ -704,117 +719,88 @@ def _sort_key(sort: str):
 
 
 @lru_cache(maxsize=4096)
-def _score(question_id: str, text: str) -> TheoryScore:
+def _read(question_id: str, text: str) -> TheoryScore:
     return score_answer(load_bank().get(question_id), text)
 
 
-def suggested(question_id: str, text: str) -> TheoryScore:
-    """The rubric's suggestion for one answer (cached: the same text scores the same)."""
-    return _score(question_id, text)
+def reading(question_id: str, text: str) -> TheoryScore:
+    """The machine's reading of one answer: evidence (points mentioned, possible
+    misconceptions, with spans) for a reviewer, never shown as a score (cached: the same
+    text reads the same)."""
+    return _read(question_id, text)
 
 
-def latest_theory_reviews(session: Session, invitation_id: int) -> dict[str, TheoryReview]:
-    rows = session.scalars(
-        sa.select(TheoryReview)
-        .where(TheoryReview.invitation_id == invitation_id)
-        .order_by(TheoryReview.id)
-    )
-    return {row.question_id: row for row in rows}
-
-
-def theory_history(session: Session, invitation_id: int, question_id: str) -> list[TheoryReview]:
+def legacy_theory_reviews(session: Session, invitation_id: int) -> list[TheoryReview]:
+    """Whole-answer scores from before per-point marking (history only)."""
     return list(
         session.scalars(
             sa.select(TheoryReview)
-            .where(
-                TheoryReview.invitation_id == invitation_id,
-                TheoryReview.question_id == question_id,
-            )
+            .where(TheoryReview.invitation_id == invitation_id)
             .order_by(TheoryReview.id)
         )
     )
 
 
+def answer_scores(
+    session: Session, invitation: Invitation
+) -> tuple[dict[str, marking.AnswerScore], dict[str, list[marking.Marking]]]:
+    """Each submitted answer's reviewers' score, and its markings, by question id."""
+    answers = {a.question_id: a.text for a in invitation.answers if a.submitted_at}
+    found = marking.markings_by_answer(
+        session,
+        [invitation.id],
+        lambda _iid, qid: reading(qid, answers[qid]) if qid in answers else None,
+    )
+    assessment = invitation.assessment
+    scores, markings = {}, {}
+    for qid in assessment.theory_question_ids or []:
+        if qid not in answers:
+            continue
+        markings[qid] = found.get((invitation.id, qid), [])
+        scores[qid] = marking.answer_score(
+            load_bank().get(qid),
+            markings[qid],
+            bool(assessment.double_review),
+            assessment.agreement_margin,
+        )
+    return scores, markings
+
+
 def theory_total(
     session: Session, invitation: Invitation
 ) -> tuple[tuple[float, float] | None, bool]:
-    """(total, max) over submitted answers: a reviewer's score where given, else the
-    rubric's suggestion; and whether every answer has a reviewer's score."""
+    """(reviewers' total over the scored answers, maximum of all questions), None when no
+    answer is scored yet; and whether every submitted answer is scored."""
     answers = {a.question_id: a.text for a in invitation.answers if a.submitted_at}
-    reviews = {qid: r.score for qid, r in latest_theory_reviews(session, invitation.id).items()}
-    return _theory(invitation.assessment.theory_question_ids or [], answers, reviews)
+    _scores, markings = answer_scores(session, invitation)
+    return _theory(invitation.assessment, answers, lambda qid: markings.get(qid, []))
 
 
 def _theory(
-    question_ids: list[str], answers: dict[str, str], reviews: dict[str, float]
+    assessment: Assessment, answers: dict[str, str], markings_of
 ) -> tuple[tuple[float, float] | None, bool]:
-    """``theory_total`` from the submitted answers' texts and the latest reviewed scores,
-    by question id."""
+    """``theory_total`` from the submitted answers' texts and ``markings_of(question id)``.
+    Only reviewers' scores count: the machine's reading never makes a total."""
+    question_ids = assessment.theory_question_ids or []
     if not question_ids or not answers:
         return None, False
     total = maximum = 0.0
+    scored = 0
     confirmed = True
     for qid in question_ids:
-        maximum += load_bank().get(qid).max_score
-        if qid in reviews:
-            total += reviews[qid]
-        elif qid in answers:
-            total += suggested(qid, answers[qid]).score
+        question = load_bank().get(qid)
+        maximum += question.max_score
+        if qid not in answers:
+            continue
+        result = marking.answer_score(
+            question, markings_of(qid), bool(assessment.double_review), assessment.agreement_margin
+        )
+        if result.score is None:
             confirmed = False
-    return (total, maximum), confirmed
-
-
-def review_theory(
-    session: Session,
-    user: User,
-    invitation: Invitation,
-    question_id: str,
-    *,
-    action: str,
-    score: float | None = None,
-    reason: str = "",
-) -> TheoryReview:
-    """Confirm the rubric's suggestion, or override it with a score and a reason."""
-    if question_id not in (invitation.assessment.theory_question_ids or []):
-        raise ReviewError("that question is not part of this assessment")
-    answer = next(
-        (a for a in invitation.answers if a.question_id == question_id and a.submitted_at), None
-    )
-    if answer is None:
-        raise ReviewError("the candidate has not submitted this answer")
-    rubric = suggested(question_id, answer.text)
-    if action == CONFIRM:
-        score, reason = rubric.score, reason.strip()
-    elif action == OVERRIDE:
-        reason = reason.strip()
-        if not reason:
-            raise ReviewError("an override needs a reason")
-        if score is None or not 0 <= score <= rubric.max_score:
-            raise ReviewError(f"the score must lie between 0 and {rubric.max_score:g}")
-    else:
-        raise ReviewError(f"unknown action {action!r}")
-    row = TheoryReview(
-        invitation_id=invitation.id,
-        question_id=question_id,
-        action=action,
-        suggested=rubric.score,
-        score=float(score),
-        max_score=rubric.max_score,
-        reason=reason[:2000],
-        reviewer_id=user.id,
-    )
-    session.add(row)
-    audit.record(
-        session,
-        "theory_confirm" if action == CONFIRM else "theory_override",
-        actor_id=user.id,
-        assessment_id=invitation.assessment_id,
-        invitation_id=invitation.id,
-        question=question_id,
-        suggested=rubric.score,
-        score=float(score),
-    )
-    return row
+        else:
+            total += result.score
+            scored += 1
+    return (total if scored else None, maximum), confirmed
 
 
 # -- decisions and re-grades -------------------------------------------------------------------

@@ -44,15 +44,19 @@ def test_list_in_chinese(runner):
     assert "如何处理类别不平衡" in result.output
 
 
-def test_score_prints_the_score_matched_missed_and_misconceptions(runner, answer_file):
+def test_score_prints_evidence_and_no_score(runner, answer_file):
     result = runner.invoke(main, ["theory", "score", "evaluation-metrics", str(answer_file)])
     assert result.exit_code == 0, result.output
     output = result.output
-    assert output.startswith("evaluation-metrics: 0 / 10")
-    assert "matched:\n  + 1  F1 as the harmonic mean" in output
-    assert "missed:\n" in output and "ROC: true positive rate against false positive rate" in output
-    assert "misconceptions:\n  ! -2  ROC described as precision against recall" in output
-    assert "why: The ROC curve plots the true positive rate" in output
+    assert output.startswith("evaluation-metrics: evidence for a reviewer, not a score")
+    assert " / 10" not in output and "credit" not in output
+    assert "mentioned:\n  * F1 as the harmonic mean" in output
+    assert "not mentioned as a claim:\n" in output
+    assert "ROC: true positive rate against false positive rate" in output
+    assert "possible misconceptions (check):\n  ? ROC described as precision against recall" in (
+        output
+    )
+    assert "why it would be wrong: The ROC curve plots the true positive rate" in output
 
 
 def test_score_json_has_the_documented_keys(runner, answer_file):
@@ -60,8 +64,10 @@ def test_score_json_has_the_documented_keys(runner, answer_file):
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert {"score", "max_score", "matched", "missed", "misconceptions"} <= data.keys()
-    assert (data["score"], data["max_score"]) == (0, 10)
+    assert {"suggested_score", "max_score", "matched", "missed", "misconceptions"} <= data.keys()
+    # The key stays so that tools can tell: there is no automatic score.
+    assert data["suggested_score"] is None and data["max_score"] == 10
+    assert "score" not in data and "fraction" not in data
     assert [hit["id"] for hit in data["misconceptions"]] == ["roc-precision-recall"]
     assert data["matched"][0]["span"]["text"] == "调和平均"
 
@@ -122,11 +128,19 @@ def test_an_invalid_bank_is_reported_by_file(runner, tmp_path, monkeypatch):
 # -- advisory output and `assay theory check` --------------------------------------------------
 
 
-def test_score_says_it_is_advisory_in_text_and_json(runner, answer_file):
+def test_score_says_there_is_no_score_in_text_and_json(runner, answer_file):
     text = runner.invoke(main, ["theory", "score", "evaluation-metrics", str(answer_file)])
-    assert text.output.splitlines()[1].startswith("advisory: true")
+    assert text.output.splitlines()[1].startswith("suggested_score: none")
     args = ["theory", "score", "evaluation-metrics", str(answer_file), "--json"]
-    assert json.loads(runner.invoke(main, args).stdout)["advisory"] is True
+    assert json.loads(runner.invoke(main, args).stdout)["suggested_score"] is None
+
+
+def test_a_stuffing_flag_says_what_was_found_not_a_cap(runner):
+    text = "oversampling, SMOTE, class weights, focal loss, PR-AUC"
+    args = ["theory", "score", "class-imbalance", "-", "--json"]
+    data = json.loads(runner.invoke(main, args, input=text).stdout)
+    assert data["flags"] == ["keyword_stuffing"]
+    assert "only in lists of terms" in data["notes"][0] and "capped" not in data["notes"][0]
 
 
 def test_score_shows_where_a_negated_point_was_found(runner):

@@ -25,7 +25,6 @@ from server.models import (
     ReviewAssignment,
     Submission,
     TheoryAnswer,
-    TheoryReview,
     utcnow,
 )
 
@@ -160,12 +159,19 @@ REVIEW_ROUTES = {
         {"decision": "hold", "note": "n"},
         False,
     ),
-    "review.theory_review": (
+    "review.theory_mark": (
         "POST",
-        "/review/candidates/{alice}/theory/class-imbalance",
-        {"action": "confirm"},
+        "/review/candidates/{alice}/theory/class-imbalance/marks",
+        {"kind": "point", "item": "class-weights", "mark": "correct"},
         False,
     ),
+    "review.double_review": (
+        "POST",
+        "/review/assessments/{assessment}/double-review",
+        {"on": "1", "margin": "2"},
+        True,
+    ),
+    "review.calibration": ("GET", "/review/assessments/{assessment}/calibration", None, False),
     "review.report": ("GET", "/review/submissions/{sub}", None, False),
     "review.report_json": ("GET", "/review/submissions/{sub}/report.json", None, False),
     "review.regrade": ("POST", "/review/submissions/{sub}/regrade", {}, False),
@@ -358,28 +364,17 @@ def test_table_pages(db, world, make_user):
 # -- theory, decisions -------------------------------------------------------------------------
 
 
-def test_theory_answers_are_highlighted_with_the_reference_beside(client, world, login):
+def test_theory_answers_show_evidence_with_the_reference_and_explanation_beside(
+    client, world, login
+):
     login(client, world["people"]["owner"])
     body = client.get(f"/review/candidates/{world['alice']}").get_data(as_text=True)
-    assert '<mark class="credit"' in body
-    assert "Reference answer" in body and "Suggested score" in body
-    assert "a suggestion until a reviewer confirms" in body
-
-
-def test_confirm_then_override_with_a_reason_keeps_both(client, db, world, login):
-    login(client, world["people"]["reviewer"])
-    url = f"/review/candidates/{world['alice']}/theory/class-imbalance"
-    client.post(url, data={"action": "confirm"})
-    refused = client.post(url, data={"action": "override", "score": "1"}, follow_redirects=True)
-    assert "an override needs a reason" in refused.get_data(as_text=True)
-    client.post(url, data={"action": "override", "score": "1", "reason": "copied from a blog"})
-    rows = db.query(TheoryReview).order_by(TheoryReview.id).all()
-    assert [r.action for r in rows] == ["confirm", "override"]
-    assert rows[1].reason == "copied from a blog" and rows[1].score == 1.0
-    assert rows[0].suggested == rows[1].suggested == rows[0].score
-    assert {e.action for e in db.query(AuditEvent)} >= {"theory_confirm", "theory_override"}
-    body = client.get(f"/review/candidates/{world['alice']}").get_data(as_text=True)
-    assert "overridden" in body and "copied from a blog" in body
+    assert '<mark class="mentioned"' in body
+    assert "Reference answer" in body and "Explanation" in body
+    assert "mentioned" in body and "not mentioned" in body
+    for gone in ("Suggested score", "suggested", "credited", "Confirm", "rubric"):
+        assert gone not in body
+    assert body.count("to review") >= 1
 
 
 def test_decision_is_recorded_with_who_and_when(client, db, world, login):
@@ -478,7 +473,10 @@ def test_csv_export_has_a_row_per_candidate_and_a_column_per_metric_and_question
     assert [r["candidate"] for r in rows] == [ALICE, BOB, "Carol Notstarted"]
     assert rows[0]["lenet5-mnist:accuracy"] == "0.9500"
     assert rows[1]["lenet5-mnist:status"] == "failed"
-    assert rows[0]["theory:class-imbalance"] != "" and rows[2]["theory:class-imbalance"] == ""
+    # Answered but not marked: "to review" (never the machine's reading); not answered: empty.
+    assert rows[0]["theory:class-imbalance"] == "to review"
+    assert rows[2]["theory:class-imbalance"] == ""
+    assert rows[0]["theory:total"] == "" and rows[0]["theory:max"] != ""
 
 
 def test_json_export_holds_the_full_reports(client, world, login):

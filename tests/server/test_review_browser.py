@@ -1,6 +1,6 @@
 """The reviewer's story in Debian's chromium: table, sort, report (verdict, plots,
-highlighted code), theory answers with highlights, confirm one score, override another with a
-reason, decide; the CSV export opens. Screenshots go to ``ASSAY_SCREENSHOTS``
+highlighted code), theory answers with the evidence highlighted, every key point marked with
+the keyboard alone (one key a mark, no page reload, CSRF on), decide; the CSV export opens. Screenshots go to ``ASSAY_SCREENSHOTS``
 (``docs/screenshots`` when refreshing the docs), else to the test's temporary folder.
 
 The app runs in a thread on 127.0.0.1 over the same migrated test database as the other
@@ -13,8 +13,9 @@ import os
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from server.models import TheoryReview
+from server.models import TheoryMark
 from tests.server.conftest import CHROMIUM, PASSWORD
 from tests.server.test_review import build_world
 
@@ -31,7 +32,8 @@ def shots(tmp_path) -> Path:
     return folder
 
 
-def test_reviewer_story(live, world, db, shots):
+def test_reviewer_story(app, live, world, db, shots):
+    app.config["WTF_CSRF_ENABLED"] = True  # the script's JSON posts must carry the token
     from playwright.sync_api import expect, sync_playwright
 
     reviewer = world["people"]["reviewer"]
@@ -67,14 +69,43 @@ def test_reviewer_story(live, world, db, shots):
         page.emulate_media(media="screen")
 
         page.goto(live + f"/review/candidates/{world['alice']}")
-        expect(page.locator("mark.credit").first).to_be_visible()
+        expect(page.locator("mark.mentioned").first).to_be_visible()
+        expect(page.locator("body")).not_to_contain_text("uggested")
+        page.evaluate("window.notReloaded = true")
         first = page.locator("#q-class-imbalance")
-        first.locator("button[value=confirm]").click()
+        first.locator("li.mark-item").first.focus()
+        for _point in range(7):  # c marks "correct" and moves to the next point
+            page.keyboard.press("c")
+        expect(first.locator(".my-marking")).to_have_text("Your marking: 10 / 10")
+        expect(first.locator(".answer-state")).to_have_text(
+            "Score 10 / 10, marked by Rita Reviewer"
+        )
+        # The focus went on to the next question's first point; back up one and say "partly".
+        page.keyboard.press("ArrowUp")
+        focused = page.evaluate("document.activeElement.getAttribute('data-item')")
+        assert focused == "imbalance-metrics"
+        page.keyboard.press("p")
+        expect(first.locator(".my-marking")).to_have_text("Your marking: 9 / 10")
+        expect(first.locator("li[data-item=imbalance-metrics] .current-mark")).to_have_text(
+            "partly"
+        )
+        # A misconception the reading did not flag, added from the bank: open, focus, "y".
+        first.locator("details summary").first.click()
+        first.locator("li[data-item=accuracy-is-enough]").focus()
+        page.keyboard.press("y")
+        expect(first.locator(".my-marking")).to_have_text("Your marking: 7 / 10")
         second = page.locator("#q-evaluation-metrics")
-        second.locator("input[name=score]").fill("2")
-        second.locator("input[name=reason]").fill("names the metrics without explaining them")
-        second.locator("button[value=override]").click()
-        expect(page.locator("#q-evaluation-metrics")).to_contain_text("overridden")
+        second.locator("li.mark-item").first.focus()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("j")  # j and k move too
+        page.keyboard.press("k")
+        page.keyboard.press("k")
+        page.keyboard.press("w")
+        expect(second.locator("li[data-item=accuracy-limits] .current-mark")).to_have_text(
+            "wrong or missing"
+        )
+        expect(second.locator(".my-marking")).to_have_text("Your marking: 1 of 8 key points marked")
+        assert page.evaluate("window.notReloaded") is True  # every mark without a reload
         page.check("input[value=advance]")
         page.fill("textarea[name=note]", "solid model, good theory")
         page.click("text=Record decision")
@@ -89,5 +120,12 @@ def test_reviewer_story(live, world, db, shots):
         assert csv.ok and csv.headers["content-type"].startswith("text/csv")
         assert csv.text().splitlines()[1].startswith("Candidate 1,")
         browser.close()
-    actions = sorted(r.action for r in db.query(TheoryReview))
-    assert actions == ["confirm", "override"]
+    marks = db.scalars(sa.select(TheoryMark).order_by(TheoryMark.id)).all()
+    assert len(marks) == 10  # each key press saved, the changed one kept in the history
+    assert [m.mark for m in marks if m.item_id == "imbalance-metrics"] == ["correct", "partly"]
+    assert (marks[-1].question_id, marks[-1].item_id, marks[-1].mark) == (
+        "evaluation-metrics",
+        "accuracy-limits",
+        "wrong",
+    )
+    assert marks[-2].item_id == "accuracy-is-enough" and marks[-2].mark == "present"

@@ -212,29 +212,36 @@ def test_a_purge_of_many_candidates_numbers_the_rest_as_the_window_does(
 # -- the summary's theory total and state ------------------------------------------------------
 
 
-def test_theory_total_follows_answers_confirmations_and_overrides(client, db, world, login):
+def _mark_every_point(client, invitation_id: int, question_id: str, mark: str) -> None:
+    from graders.theory import load_bank
+
+    url = f"/review/candidates/{invitation_id}/theory/{question_id}/marks"
+    for point in load_bank().get(question_id).key_points:
+        form = {"kind": "point", "item": point.id, "mark": mark}
+        assert client.post(url, data=form).status_code == 302
+
+
+def test_theory_total_follows_reviewers_marks_only(client, db, world, login):
     alice = db.get(Invitation, world["alice"])
     row = _summary(db, alice.id)
-    expected, confirmed = svc.theory_total(db, alice)
-    assert (row.theory_total, row.theory_max) == expected and not confirmed
-    assert row.theory_confirmed is False
+    assert svc.theory_total(db, alice) == ((None, 20.0), False)
+    # Answered, none marked: no total at all (the machine's reading is never one).
+    assert (row.theory_total, row.theory_max, row.theory_confirmed) == (None, 20.0, False)
     login(client, world["people"]["reviewer"])
-    url = f"/review/candidates/{alice.id}/theory"
-    assert client.post(f"{url}/class-imbalance", data={"action": "confirm"}).status_code == 302
-    assert _summary(db, alice.id).theory_confirmed is False  # one answer left to review
-    form = {"action": "override", "score": "0", "reason": "copied from a blog"}
-    assert client.post(f"{url}/evaluation-metrics", data=form).status_code == 302
+    _mark_every_point(client, alice.id, "class-imbalance", "correct")
     row = _summary(db, alice.id)
+    assert (row.theory_total, row.theory_confirmed) == (10.0, False)  # one answer to review
+    _mark_every_point(client, alice.id, "evaluation-metrics", "partly")
     db.expire_all()
+    row = _summary(db, alice.id)
     assert ((row.theory_total, row.theory_max), True) == svc.theory_total(db, alice)
-    assert row.theory_confirmed is True
-    assert row.theory_total == svc.suggested("class-imbalance", GOOD_ANSWER).score  # + 0
+    assert (row.theory_total, row.theory_confirmed) == (15.0, True)
     table = svc.candidates_table(db, world["people"]["owner"], alice.assessment, per_page=100)
     shown = next(r for r in table.rows if r.invitation_id == alice.id)
-    assert shown.theory == (row.theory_total, row.theory_max) and shown.theory_confirmed
+    assert shown.theory == (15.0, 20.0) and shown.theory_confirmed
 
 
-def test_an_answer_submitted_later_moves_the_total_and_the_state(db, world):
+def test_an_answer_submitted_later_moves_the_state_not_the_total(db, world):
     carol = db.scalar(sa.select(Invitation).where(Invitation.candidate_name == "Carol Notstarted"))
     assert _summary(db, carol.id).theory_total is None
     assert _summary(db, carol.id).stage == "sent"
@@ -248,7 +255,7 @@ def test_an_answer_submitted_later_moves_the_total_and_the_state(db, world):
     )
     db.commit()
     row = _summary(db, carol.id)
-    assert row.theory_total == svc.theory_total(db, carol)[0][0] > 0
+    assert row.theory_total is None and row.theory_max == 20.0 and not row.theory_confirmed
     assert row.stage == "submitted"
 
 
