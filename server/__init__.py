@@ -90,12 +90,12 @@ def _register_basics(app: Flask) -> None:
 
     app.after_request(add_security_headers)
 
+    from server.rendering import format_number
+
     @app.template_filter("number")
-    def number(value) -> str:
-        """A metric for display: whole numbers without decimals, others to four places."""
-        if value is None:
-            return "—"
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:.4f}"
+    def number(value, signed: bool = False) -> str:
+        """A metric for display in the page's locale (``server.rendering.format_number``)."""
+        return format_number(value, signed=signed)
 
     @app.context_processor
     def language():

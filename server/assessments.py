@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from graders.challenges import all_challenges
 from graders.theory import load_bank
-from server.models import ADMIN, Assessment, AssessmentChallenge, User
+from server.models import ADMIN, Assessment, AssessmentChallenge, Invitation, User, utcnow
 from server.splits import secret_for
 
 TIERS = ("sample", "full")
@@ -96,6 +96,93 @@ def create_assessment(session: Session, owner: User, draft: AssessmentDraft) -> 
     session.flush()
     secret_for(session, assessment.id)  # the sample tiers' test split, drawn secretly
     return assessment
+
+
+def started(session: Session, assessment: Assessment) -> bool:
+    """Whether any candidate has started the assessment (its clock runs): from then on it is
+    fixed, so that every candidate sits the same one."""
+    return (
+        session.scalar(
+            sa.select(Invitation.id)
+            .where(Invitation.assessment_id == assessment.id, Invitation.opened_at.is_not(None))
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def draft_of(assessment: Assessment) -> AssessmentDraft:
+    """The assessment as a draft (the edit form's values, a duplicate's)."""
+    return AssessmentDraft(
+        title=assessment.title,
+        challenges=list(assessment.challenge_slugs),
+        theory_question_ids=list(assessment.theory_question_ids or []),
+        time_limit_minutes=assessment.time_limit_minutes,
+        deadline=assessment.deadline,
+        attempt_limit=assessment.attempt_limit,
+        dataset_tier=assessment.dataset_tier,
+        show_scores_to_candidate=assessment.show_scores_to_candidate,
+        blind_review=assessment.blind_review,
+        show_explanations_to_candidate=assessment.show_explanations_to_candidate,
+        bars={c.challenge_slug: dict(c.bars) for c in assessment.challenges if c.bars},
+    )
+
+
+def update_assessment(session: Session, assessment: Assessment, draft: AssessmentDraft) -> None:
+    """Change an assessment nobody has started (``AssessmentError`` once someone has, or if
+    the draft is wrong). Challenges kept keep their row; the order follows the draft."""
+    if started(session, assessment):
+        raise AssessmentError("a candidate has started this assessment: it can no longer change")
+    validate(draft)
+    assessment.title = draft.title.strip()
+    assessment.time_limit_minutes = draft.time_limit_minutes
+    assessment.deadline = draft.deadline
+    assessment.attempt_limit = draft.attempt_limit
+    assessment.dataset_tier = draft.dataset_tier
+    assessment.show_scores_to_candidate = draft.show_scores_to_candidate
+    assessment.blind_review = draft.blind_review
+    assessment.show_explanations_to_candidate = draft.show_explanations_to_candidate
+    assessment.theory_question_ids = list(draft.theory_question_ids)
+    kept = {c.challenge_slug: c for c in assessment.challenges}
+    for link in list(assessment.challenges):
+        if link.challenge_slug not in draft.challenges:
+            assessment.challenges.remove(link)
+    session.flush()  # the removed rows go before a re-added slug could collide
+    for position, slug in enumerate(draft.challenges):
+        link = kept.get(slug)
+        if link is None:
+            link = AssessmentChallenge(challenge_slug=slug)
+            assessment.challenges.append(link)
+        link.position, link.bars = position, draft.bars.get(slug) or None
+    session.flush()
+
+
+def duplicate(session: Session, owner: User, assessment: Assessment, title: str) -> Assessment:
+    """A copy of ``assessment`` owned by ``owner``, with no candidates; a deadline already
+    past is dropped (the copy could not be sat)."""
+    draft = draft_of(assessment)
+    draft.title = title[:200]
+    if draft.deadline is not None and draft.deadline <= utcnow():
+        draft.deadline = None
+    return create_assessment(session, owner, draft)
+
+
+def preview_invitation(assessment: Assessment) -> Invitation:
+    """An invitation for the preview pages only: never added to a session, so nothing is
+    recorded and no link exists."""
+    from datetime import timedelta
+
+    now = utcnow()
+    return Invitation(
+        assessment=assessment,
+        assessment_id=assessment.id,
+        candidate_name="",
+        candidate_email="",
+        token_hash="",
+        created_at=now,
+        expires_at=now + timedelta(days=14),
+        extra_time_factor=1.0,
+    )
 
 
 def visible_assessments(session: Session, user: User) -> list[Assessment]:

@@ -16,12 +16,13 @@ import io
 import secrets
 from datetime import datetime, timedelta
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import Session
 
 from server.models import Assessment, Invitation, utcnow
 from server.models.grading import FAILED, GRADED
 
-STATES = ("sent", "opened", "working", "submitted", "graded", "expired", "revoked")
+STATES = ("sent", "opened", "working", "submitted", "graded", "failed", "expired", "revoked")
 MAX_CSV_ROWS = 2000
 MIN_FACTOR, MAX_FACTOR = 1.0, 4.0
 
@@ -62,10 +63,54 @@ def _check_person(name: str, email: str) -> tuple[str, str]:
         raise InvitationError("the candidate's name is empty")
     if len(name) > 200:
         raise InvitationError("the candidate's name is longer than 200 characters")
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or len(email) > 254 or any(c.isspace() for c in email):
-        raise InvitationError(f"not an email address: {email!r}")
-    return name, email
+    try:
+        # Syntax only: no DNS lookup (the server may have no network). Internal domains
+        # (corp.internal) and the reserved .test (the test suite's) are allowed: Assay is
+        # self-hosted, and its mail may stay inside a company.
+        checked = validate_email(
+            email, check_deliverability=False, globally_deliverable=False, test_environment=True
+        )
+    except EmailNotValidError as exc:
+        raise InvitationError(f"not an email address: {email!r} ({exc})") from None
+    return name, checked.normalized.lower()
+
+
+class DuplicateInvitation(InvitationError):
+    """The email already has a live invitation to the assessment; ``existing`` is it."""
+
+    def __init__(self, existing: Invitation):
+        super().__init__(
+            f"{existing.candidate_email} was already invited on {existing.created_at:%Y-%m-%d}"
+        )
+        self.existing = existing
+
+
+def check_deadline(assessment: Assessment, now: datetime) -> None:
+    """Refuse inviting to an assessment whose deadline has passed (nobody could start it)."""
+    if assessment.deadline is not None and assessment.deadline <= now:
+        raise InvitationError(
+            f"the assessment's deadline ({assessment.deadline:%Y-%m-%d %H:%M} UTC) has passed"
+        )
+
+
+def live_invitations(session: Session, assessment: Assessment, emails) -> dict[str, Invitation]:
+    """The assessment's unrevoked invitations of ``emails``, by email (the newest of each)."""
+    from sqlalchemy import select
+
+    wanted = sorted(set(emails))
+    found: dict[str, Invitation] = {}
+    for start in range(0, len(wanted), 500):
+        rows = session.scalars(
+            select(Invitation)
+            .where(
+                Invitation.assessment_id == assessment.id,
+                Invitation.candidate_email.in_(wanted[start : start + 500]),
+                Invitation.revoked_at.is_(None),
+            )
+            .order_by(Invitation.id)
+        )
+        found.update({row.candidate_email: row for row in rows})
+    return found
 
 
 def invite(
@@ -76,10 +121,19 @@ def invite(
     *,
     days: int = 14,
     now: datetime | None = None,
+    allow_duplicate: bool = False,
 ) -> tuple[Invitation, str]:
-    """A new invitation (flushed) and its token, which only the link will carry."""
+    """A new invitation (flushed) and its token, which only the link will carry.
+
+    Refused (``InvitationError``) past the assessment's deadline; ``DuplicateInvitation``
+    when the email already has a live invitation, unless ``allow_duplicate``."""
     name, email = _check_person(name, email)
     now = now or utcnow()
+    check_deadline(assessment, now)
+    if not allow_duplicate:
+        existing = live_invitations(session, assessment, [email]).get(email)
+        if existing is not None:
+            raise DuplicateInvitation(existing)
     token, digest = new_token()
     invitation = Invitation(
         assessment_id=assessment.id,
@@ -124,10 +178,20 @@ def parse_csv(text: str) -> list[tuple[str, str]]:
 
 def invite_many(
     session: Session, assessment: Assessment, text: str, *, days: int = 14
-) -> list[tuple[Invitation, str]]:
-    """Invite every row of a CSV, or none: a bad row raises before anything is added."""
+) -> tuple[list[tuple[Invitation, str]], list[str]]:
+    """Invite every row of a CSV, or none: a bad row raises before anything is added.
+
+    Rows whose email already has a live invitation are skipped, not invited twice: their
+    emails come back as the second value, for the recruiter to see."""
     rows = parse_csv(text)
-    return [invite(session, assessment, name, email, days=days) for name, email in rows]
+    check_deadline(assessment, utcnow())
+    existing = live_invitations(session, assessment, [email for _, email in rows])
+    created = [
+        invite(session, assessment, name, email, days=days, allow_duplicate=True)
+        for name, email in rows
+        if email not in existing
+    ]
+    return created, [email for _, email in rows if email in existing]
 
 
 def for_assessment(session: Session, assessment: Assessment) -> list[Invitation]:
@@ -188,6 +252,8 @@ def time_ends_at(invitation: Invitation) -> datetime | None:
     deadline = invitation.assessment.deadline
     if deadline is not None:
         ends.append(deadline)
+    if invitation.finished_at is not None:
+        ends.append(invitation.finished_at)
     if invitation.opened_at is not None:
         minutes = invitation.assessment.time_limit_minutes * invitation.extra_time_factor
         ends.append(invitation.opened_at + timedelta(minutes=minutes))
@@ -197,6 +263,31 @@ def time_ends_at(invitation: Invitation) -> datetime | None:
 def seconds_left(invitation: Invitation, now: datetime) -> int:
     ends = time_ends_at(invitation)
     return max(0, int((ends - now).total_seconds())) if ends else 0
+
+
+def finish(invitation: Invitation, now: datetime | None = None) -> None:
+    """End the candidate's time now, at their request ("Finish")."""
+    now = now or utcnow()
+    if invitation.opened_at is not None and accepting(invitation, now):
+        invitation.finished_at = now
+
+
+def submit_drafts_by_clock(invitation: Invitation, now: datetime | None = None) -> int:
+    """Once the time is over, submit every unsubmitted draft that has text, as of the end of
+    the time and marked as submitted by the clock; how many. Idempotent: a later call finds
+    nothing left to do. Called wherever the answers are read (the candidate's page, the
+    reviewer's, the summary) so nobody ever sees a time-out throw a draft away."""
+    now = now or utcnow()
+    if invitation.opened_at is None or accepting(invitation, now):
+        return 0
+    ends = time_ends_at(invitation)
+    done = 0
+    for answer in invitation.answers:
+        if answer.submitted_at is None and answer.text.strip():
+            answer.submitted_at = min(ends, now)
+            answer.submitted_by_clock = True
+            done += 1
+    return done
 
 
 def accepting(invitation: Invitation, now: datetime, grace_seconds: int = 0) -> bool:
@@ -217,7 +308,10 @@ def state(invitation: Invitation, now: datetime | None = None) -> str:
     if invitation.submissions:
         latest = [s.latest for s in invitation.submissions if s.latest is not None]
         done = latest and all(g.status in (GRADED, FAILED) for g in latest)
-        return "graded" if done else "submitted"
+        if not done:
+            return "submitted"
+        # A run that failed is never reported as a success.
+        return "failed" if any(g.status == FAILED for g in latest) else "graded"
     if any(a.submitted_at for a in invitation.answers):
         return "submitted"
     if link_expired(invitation, now) or (invitation.opened_at and not accepting(invitation, now)):

@@ -1,6 +1,6 @@
 """A small mail interface: an SMTP backend, and an outbox backend for the demo.
 
-``ASSAY_MAIL_URL`` picks one: ``outbox`` (stored in the database, shown on an admin page)
+``ASSAY_MAIL_URL`` picks one: ``outbox`` (stored in the database, shown on an admin page, and to each recruiter their own)
 or ``smtp://host:port``. Messages are plain text; links use ``ASSAY_BASE_URL``.
 """
 
@@ -21,6 +21,8 @@ class Mail:
     recipient: str
     subject: str
     body: str
+    #: The user who sent it (a recruiter inviting), for their own outbox page.
+    sender_id: int | None = None
 
 
 class OutboxBackend:
@@ -30,7 +32,14 @@ class OutboxBackend:
         self.session = session
 
     def send(self, mail: Mail) -> None:
-        self.session.add(MailOutbox(recipient=mail.recipient, subject=mail.subject, body=mail.body))
+        self.session.add(
+            MailOutbox(
+                recipient=mail.recipient,
+                subject=mail.subject,
+                body=mail.body,
+                sender_id=mail.sender_id,
+            )
+        )
 
 
 class SmtpBackend:

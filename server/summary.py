@@ -46,7 +46,7 @@ from server.models import (
 
 #: States that the clock cannot change (``invitations.state`` returns them before it looks
 #: at the time); any other stage becomes "expired" once its ``ends_at`` has passed.
-SETTLED = ("revoked", "graded", "submitted")
+SETTLED = ("revoked", "graded", "failed", "submitted")
 
 _DIRTY = "assay.summary.invitations"
 _DIRTY_SUBMISSIONS = "assay.summary.submissions"

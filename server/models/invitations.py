@@ -40,6 +40,8 @@ class Invitation(Base):
     extra_time_factor: Mapped[float] = mapped_column(default=1.0)
     #: Orders the options of the concept checks for this candidate (graders.theory.checks).
     check_seed: Mapped[int] = mapped_column(default=lambda: secrets.randbits(31))
+    #: The candidate pressed "Finish": their time ended here, before the clock ran out.
+    finished_at: Mapped[datetime | None]
 
     assessment: Mapped[Assessment] = relationship()
     submissions: Mapped[list[Submission]] = relationship(order_by="Submission.id")
@@ -63,6 +65,8 @@ class TheoryAnswer(Base):
     text: Mapped[str] = mapped_column(sa.Text, default="")
     #: None while a draft; set when the candidate submits their answers.
     submitted_at: Mapped[datetime | None]
+    #: The draft was submitted by the clock (time over or "Finish"), not by the candidate.
+    submitted_by_clock: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

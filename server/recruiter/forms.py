@@ -13,7 +13,15 @@ from wtforms import (
     SubmitField,
     widgets,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+
+from server.models import utcnow
+
+
+def in_the_future(form, field) -> None:
+    """A deadline already past would let nobody start: refused with the field's error."""
+    if field.data is not None and field.data <= utcnow():
+        raise ValidationError(_l("The deadline has already passed; choose a later one."))
 
 
 class MultiCheckbox(SelectMultipleField):
@@ -30,7 +38,9 @@ class AssessmentForm(FlaskForm):
     time_limit_minutes = IntegerField(
         _l("Time limit (minutes)"), default=120, validators=[NumberRange(1, 10080)]
     )
-    deadline = DateTimeLocalField(_l("Deadline (UTC, optional)"), validators=[Optional()])
+    deadline = DateTimeLocalField(
+        _l("Deadline (UTC, optional)"), validators=[Optional(), in_the_future]
+    )
     attempt_limit = IntegerField(
         _l("Attempts per challenge"), default=3, validators=[NumberRange(1, 50)]
     )
@@ -46,6 +56,8 @@ class AssessmentForm(FlaskForm):
 class InviteForm(FlaskForm):
     name = StringField(_l("Candidate name"), validators=[DataRequired(), Length(max=200)])
     email = EmailField(_l("Candidate email"), validators=[DataRequired(), Length(max=254)])
+    #: Ticked on the warning's second form: invite an email that already has a live link.
+    again = BooleanField(_l("Invite again anyway"))
     submit = SubmitField(_l("Invite"))
 
 

@@ -89,9 +89,16 @@ def candidates(assessment_id: int):
         "so_far": _("%(total)s / %(max)s so far"),
         "minutes": _("%(n)d min"),
         "candidate": _("Candidate %(n)d"),
+        "queued": _("queued"),
+        "running": _("grading"),
+        "graded": _("scored"),
+        "failed": _("failed to run"),
     }
+    from server.recruiter.routes import STATE_LABELS
+
     return render_template(
         "review/candidates.html",
+        state_labels={key: str(label) for key, label in STATE_LABELS.items()},
         assessment=assessment,
         table=table,
         outcome_labels={key: str(label) for key, label in OUTCOME_LABELS.items()},

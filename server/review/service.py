@@ -340,9 +340,14 @@ def _headline(report_json: str | None, slug: str) -> tuple[str, float | None, fl
     report = json.loads(report_json)
     primary = report.get("primary_metric") or ""
     checks = (report.get("verdict") or {}).get("checks") or []
-    check = next((c for c in checks if c.get("metric") == primary), None)
+    # The headline is what the pass was decided on: the bar's metric (the sentiment
+    # sample's bar is on ROC-AUC while its primary metric is F1), the primary one only
+    # when it has a bar too or when there is no bar.
+    check = next((c for c in checks if c.get("metric") == primary), None) or next(
+        (c for c in checks if c.get("metric")), None
+    )
     if check is not None:
-        return primary, check.get("value"), check.get("bar")
+        return check.get("metric"), check.get("value"), check.get("bar")
     test = report.get("test") or {}
     value = next((m["value"] for m in test.get("metrics", []) if m["name"] == primary), None)
     return primary, value, None
@@ -505,6 +510,7 @@ def build_rows(
                 Invitation.revoked_at,
                 Invitation.expires_at,
                 Invitation.extra_time_factor,
+                Invitation.finished_at,
             )
             .where(Invitation.assessment_id == assessment.id, mine_only(Invitation.id))
             .order_by(Invitation.id)
@@ -640,14 +646,17 @@ def build_rows(
 
 def _stage(person, latest_gradings: list, answered: bool) -> str:
     """``invitations.state`` up to the clock, from column values: revoked; with
-    submissions, graded once every graded one's newest grading has finished; submitted
-    answers; then working (opened), opened (viewed) or sent."""
+    submissions, graded once every graded one's newest grading has finished (failed if
+    one of them failed to run: never shown as a success); submitted answers; then working
+    (opened), opened (viewed) or sent."""
     if person.revoked_at is not None:
         return "revoked"
     if latest_gradings:
         started = [g for g in latest_gradings if g is not None]
         done = started and all(g.status in ("graded", "failed") for g in started)
-        return "graded" if done else "submitted"
+        if not done:
+            return "submitted"
+        return "failed" if any(g.status == "failed" for g in started) else "graded"
     if answered:
         return "submitted"
     if person.opened_at is not None:
@@ -666,6 +675,7 @@ def _ends_at(assessment: Assessment, person) -> datetime:
         expires_at=person.expires_at,
         opened_at=person.opened_at,
         extra_time_factor=person.extra_time_factor,
+        finished_at=person.finished_at,
         assessment=assessment,
     )
     return invitations.time_ends_at(clock)
