@@ -59,9 +59,20 @@ def mark_viewed(invitation: Invitation, now: datetime | None = None) -> None:
         invitation.viewed_at = now or utcnow()
 
 
+def deadline_passed(invitation: Invitation, now: datetime | None = None) -> bool:
+    """The assessment's deadline is past: nobody may start it any more."""
+    deadline = invitation.assessment.deadline
+    return deadline is not None and (now or utcnow()) >= deadline
+
+
 def start_clock(invitation: Invitation, now: datetime | None = None) -> None:
-    """Start the candidate's time, once: a second start (new browser) changes nothing."""
+    """Start the candidate's time, once: a second start (new browser) changes nothing.
+    ``CandidateError("deadline_passed")`` past the assessment's deadline (not started)."""
     now = now or utcnow()
+    if invitation.opened_at is None and deadline_passed(invitation, now):
+        raise CandidateError(
+            "deadline_passed", "The deadline of this assessment has passed; it cannot be started."
+        )
     if invitation.opened_at is None:
         invitation.viewed_at = invitation.viewed_at or now
         invitation.opened_at = now
@@ -195,6 +206,66 @@ def save_answer(
         answer.submitted_at = now
     session.flush()
     return answer
+
+
+def unanswered(invitation: Invitation) -> tuple[list[str], list[str]]:
+    """What the candidate has not handed in: (theory question ids with no text at all,
+    challenge slugs with no upload). What "Finish" lists before it ends the time."""
+    texts = {a.question_id: a.text for a in invitation.answers}
+    questions = [
+        qid
+        for qid in invitation.assessment.theory_question_ids or []
+        if not (texts.get(qid) or "").strip()
+    ]
+    uploaded = {s.challenge_slug for s in invitation.submissions}
+    challenges = [slug for slug in invitation.assessment.challenge_slugs if slug not in uploaded]
+    return questions, challenges
+
+
+def finish(invitation: Invitation, now: datetime | None = None) -> int:
+    """The candidate is done: submit every draft that has text (as theirs: they pressed
+    Finish) and end their time now; how many drafts were submitted. ``CandidateError`` when
+    the time is already over."""
+    now = now or utcnow()
+    if not invitations.accepting(invitation, now):
+        raise CandidateError(
+            "time_over", "Your time for this assessment is over; nothing more is accepted."
+        )
+    done = 0
+    for answer in invitation.answers:
+        if answer.submitted_at is None and answer.text.strip():
+            answer.submitted_at, answer.updated_at = now, now
+            done += 1
+    invitations.finish(invitation, now)
+    return done
+
+
+def settle_timed_out(
+    session: Session, *, assessment_id: int | None = None, now: datetime | None = None
+) -> int:
+    """Submit the drafts of every candidate whose time is over (``invitations.
+    submit_drafts_by_clock``), of one assessment or all; how many. One query finds the
+    invitations that still hold an unsubmitted draft with text; the clock is read in Python."""
+    now = now or utcnow()
+    query = (
+        sa.select(Invitation)
+        .join(TheoryAnswer, TheoryAnswer.invitation_id == Invitation.id)
+        .where(
+            Invitation.opened_at.is_not(None),
+            Invitation.revoked_at.is_(None),
+            TheoryAnswer.submitted_at.is_(None),
+            TheoryAnswer.text != "",
+        )
+        .distinct()
+    )
+    if assessment_id is not None:
+        query = query.where(Invitation.assessment_id == assessment_id)
+    done = 0
+    for invitation in session.scalars(query):
+        done += invitations.submit_drafts_by_clock(invitation, now)
+    if done:
+        session.flush()
+    return done
 
 
 # -- the theory explanations ------------------------------------------------------------------

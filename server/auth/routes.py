@@ -43,4 +43,9 @@ def logout():
 @bp.get("/home")
 @login_required
 def home():
-    return render_template("auth/home.html")
+    """The reviewer's home: their assessments and what awaits their review there."""
+    from server.review import service as svc
+
+    rows = svc.awaiting_review(db(), current_user)
+    db().commit()  # summaries made on the way (summary.ensure)
+    return render_template("auth/home.html", rows=rows)

@@ -23,3 +23,7 @@ class ChecksForm(FlaskForm):
     """The concept checks of one question: the radio buttons are read by the view."""
 
     submit = SubmitField(_l("Save choices"))
+
+
+class FinishForm(FlaskForm):
+    submit = SubmitField(_l("Finish now and hand everything in"))

@@ -78,6 +78,7 @@ def landing(invitation, token):
         challenges=challenges,
         form=StartForm(),
         lang=_lang(),
+        deadline_passed=candidates.deadline_passed(invitation),
     )
 
 
@@ -85,7 +86,11 @@ def landing(invitation, token):
 @with_invitation
 def start(invitation, token):
     if StartForm().validate_on_submit():
-        candidates.start_clock(invitation)
+        try:
+            candidates.start_clock(invitation)
+        except candidates.CandidateError as exc:
+            flash(_message(exc), "error")
+            return redirect(url_for("candidate.landing", token=token))
         db().commit()
     return redirect(url_for("candidate.work", token=token))
 
@@ -95,6 +100,8 @@ def start(invitation, token):
 @started_only
 def work(invitation, token):
     now = utcnow()
+    if invitations.submit_drafts_by_clock(invitation, now):
+        db().commit()  # the time ran out on drafts: they are handed in, never thrown away
     bank = load_bank()
     questions = [bank.get(qid) for qid in invitation.assessment.theory_question_ids]
     rows = [
@@ -196,6 +203,9 @@ def _message(exc: candidates.CandidateError) -> str:
         "unknown_challenge": _("This assessment has no such challenge."),
         "unknown_question": _("This assessment has no such question."),
         "unknown_option": _("This concept check has no such option."),
+        "deadline_passed": _(
+            "The deadline of this assessment has passed: it can no longer be started."
+        ),
         "answers_final": _(
             "Your answers are final: you submitted every one, and this assessment now shows "
             "you the explanations."
@@ -308,6 +318,42 @@ def save_checks(invitation, token, question_id):
         return render_template("candidate/_checks_saved.html", when=utcnow())
     flash(_("Choices saved."), "ok")
     return redirect(url_for("candidate.work", token=token) + f"#checks-{question_id}")
+
+
+@bp.route("/<token>/finish", methods=["GET", "POST"])
+@with_invitation
+@started_only
+def finish(invitation, token):
+    """ "Finish": a page that lists what is not handed in yet and asks to confirm; on
+    confirmation every draft is submitted and the time ends now."""
+    from server.candidate.forms import FinishForm
+
+    form = FinishForm()
+    if not invitations.accepting(invitation, utcnow()):
+        return redirect(url_for("candidate.work", token=token))
+    if form.validate_on_submit():
+        try:
+            candidates.finish(invitation)
+        except candidates.CandidateError as exc:
+            db().rollback()
+            flash(_message(exc), "error")
+        else:
+            db().commit()
+            flash(_("You finished the assessment. Your work is handed in."), "ok")
+        return redirect(url_for("candidate.work", token=token))
+    missing_questions, missing_challenges = candidates.unanswered(invitation)
+    bank = load_bank()
+    drafts = [a for a in invitation.answers if a.submitted_at is None and (a.text or "").strip()]
+    return render_template(
+        "candidate/finish.html",
+        invitation=invitation,
+        token=token,
+        form=form,
+        lang=_lang(),
+        missing_questions=[bank.get(qid) for qid in missing_questions],
+        missing_challenges=[get_challenge(slug) for slug in missing_challenges],
+        drafts=len(drafts),
+    )
 
 
 @bp.get("/<token>/explanations")

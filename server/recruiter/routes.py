@@ -419,9 +419,7 @@ def invite_csv(assessment_id: int):
         flash(_("Nothing was imported: %(reason)s", reason=_invitation_error(exc)), "error")
     else:
         db().commit()
-        flash(
-            ngettext("%(num)d invitation sent.", "%(num)d invitations sent.", len(created)), "ok"
-        )
+        flash(ngettext("%(num)d invitation sent.", "%(num)d invitations sent.", len(created)), "ok")
         if skipped:
             flash(
                 ngettext(

@@ -69,6 +69,10 @@ def assessments_list():
 @role_required(*STAFF)
 def candidates(assessment_id: int):
     assessment = _assessment_or_404(assessment_id)
+    from server.candidates import settle_timed_out
+
+    if settle_timed_out(db(), assessment_id=assessment.id):
+        db().commit()  # drafts whose time ran out count as handed in (by the clock)
     table = svc.candidates_table(
         db(),
         current_user,
@@ -194,13 +198,24 @@ def export(assessment_id: int, fmt: str):
 def candidate(invitation_id: int):
     invitation = _invitation_or_404(invitation_id)
     session, lang = db(), _lang()
+    from server import invitations as invitations_service
+
+    if invitations_service.submit_drafts_by_clock(invitation):
+        session.commit()  # the time ran out on drafts nobody reopened: hand them in now
     theory = marking_view.candidate_theory(session, current_user, invitation, lang)
     total, confirmed = svc.theory_total(session, invitation)
     checks_total = concept_checks.score(invitation)
+    from server.recruiter.routes import STATE_LABELS
+
+    row = svc.build_rows(session, invitation.assessment, [invitation.id], user=current_user)[0]
     return render_template(
         "review/candidate.html",
         checks={item.question_id: item for item in checks_total.per_question},
         checks_total=checks_total,
+        row=row,
+        by_clock=sum(1 for t in theory if t["answer"] and t["answer"].submitted_by_clock),
+        state_labels={key: str(label) for key, label in STATE_LABELS.items()},
+        outcome_labels={key: str(label) for key, label in OUTCOME_LABELS.items()},
         invitation=invitation,
         who=svc.identity(session, current_user, invitation),
         submissions=invitation.submissions,

@@ -266,7 +266,7 @@ def test_status_shows_training_epochs_with_loss(client, db, make_invitation):
         )
     db.commit()
     body = client.get(f"/c/{token}/submissions/{submission.id}/progress").get_data(as_text=True)
-    assert "epoch 3 of 10" in body and "loss 0.4100" in body
+    assert "epoch 3 of 10" in body and "loss 0.41" in body
 
 
 def test_failure_is_explained_first_and_the_log_is_escaped(client, db, make_invitation):

@@ -278,7 +278,7 @@ def test_report_page_shows_verdict_first_with_margins_and_explains_the_matrix(cl
     verdict_at = body.index('id="verdict"')
     assert verdict_at < body.index('id="metrics"') < body.index('id="code"')
     # 190 of 200 right: accuracy 0.95 against the sample tier's bar of 0.93
-    assert "Passed" in body and "+0.0200" in body
+    assert "Passed" in body and "+0.02" in body and "+0.0200" not in body
     assert "at least as well as this assessment asks" in body
     assert "What the figures mean" in body and "TP/(TP+FP)" in body
     assert "most frequent mistake" in body

@@ -53,7 +53,7 @@ def test_reviewer_story(app, live, world, db, shots):
 
         page.click("text=lenet5-mnist: graded")
         expect(page.locator("#verdict h2")).to_contain_text("Passed")
-        expect(page.locator("#verdict")).to_contain_text("+0.0200")
+        expect(page.locator("#verdict")).to_contain_text("+0.02")
         images = page.locator("#plots img")
         expect(images).to_have_count(2)
         assert all(

@@ -40,6 +40,14 @@ RECRUITER_ROUTES = {
         "/recruiter/invitations/{invitation}/extend",
         {"days": "2"},
     ),
+    "recruiter.edit_assessment": ("GET", "/recruiter/assessments/{assessment}/edit", None),
+    "recruiter.duplicate_assessment": (
+        "POST",
+        "/recruiter/assessments/{assessment}/duplicate",
+        {},
+    ),
+    "recruiter.preview": ("GET", "/recruiter/assessments/{assessment}/preview", None),
+    "recruiter.outbox": ("GET", "/recruiter/outbox", None),
 }
 CANDIDATE_ROUTES = {
     "candidate.landing": ("GET", "/c/{token}", None),
@@ -56,6 +64,7 @@ CANDIDATE_ROUTES = {
         "/c/{token}/theory/class-imbalance/checks",
         {"check-trade-off": "0"},
     ),
+    "candidate.finish": ("GET", "/c/{token}/finish", None),
 }
 OPEN_ROUTES = {
     "static",

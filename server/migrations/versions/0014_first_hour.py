@@ -20,9 +20,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("theory_answers") as batch:
         batch.add_column(
-            sa.Column(
-                "submitted_by_clock", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
+            sa.Column("submitted_by_clock", sa.Boolean(), nullable=False, server_default=sa.false())
         )
     with op.batch_alter_table("invitations") as batch:
         batch.add_column(sa.Column("finished_at", sa.DateTime(), nullable=True))
