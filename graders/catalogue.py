@@ -54,6 +54,17 @@ class ErrorCode(Enum):
         "The file is larger than the upload limit.",
         "文件超过了上传大小限制。",
     )
+    NOTEBOOK_OUTPUTS_TOO_LARGE = (
+        "notebook_outputs_too_large",
+        CANDIDATE,
+        False,
+        "The notebook is over the upload limit because of its cell outputs (plots, printed "
+        "logs). Clear them (Jupyter: Edit → Clear Outputs of All Cells, or Kernel → Restart "
+        "Kernel and Clear Outputs), save, and upload it again: outputs are not graded.",
+        "笔记本因单元格输出（图表、打印的日志）而超过上传大小限制。请清除所有输出（Jupyter："
+        "Edit → Clear Outputs of All Cells，或 Kernel → Restart Kernel and Clear Outputs），"
+        "保存后重新上传：输出不参与评分。",
+    )
     NOT_UTF8 = (
         "not_utf8",
         CANDIDATE,

@@ -8,6 +8,8 @@ Parsing never executes the code.
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -15,6 +17,37 @@ from sandbox import harness
 
 MAX_BYTES = 2 * 1024 * 1024
 EXTENSIONS = (".py", ".ipynb")
+
+
+def format_size(size: int) -> str:
+    """A byte count the one way Assay writes sizes: in MB of 1024 × 1024 bytes, whole when
+    exactly whole ("2 MB", the upload limit everywhere), else rounded up to one decimal
+    ("2.1 MB" for a byte over the limit: never written as equal to it); small ones in KB."""
+    mb = size / (1024 * 1024)
+    if mb.is_integer() and mb:
+        return f"{mb:.0f} MB"
+    if mb >= 0.1:
+        return f"{math.ceil(mb * 10) / 10:.1f} MB"
+    return f"{max(1, math.ceil(size / 1024))} KB"
+
+
+#: The upload limit as every page and message writes it.
+MAX_SIZE_TEXT = format_size(MAX_BYTES)
+
+
+def notebook_output_bytes(data: bytes) -> int:
+    """How many bytes of a notebook are its cells' outputs (0 if it is not a readable
+    notebook): what "clear the outputs" would save."""
+    try:
+        notebook = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return 0
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    total = 0
+    for cell in cells if isinstance(cells, list) else []:
+        if isinstance(cell, dict) and cell.get("outputs"):
+            total += len(json.dumps(cell["outputs"]).encode("utf-8"))
+    return total
 
 
 @dataclass(frozen=True)
@@ -34,10 +67,16 @@ def check_submission(filename: str, data: bytes) -> SubmissionProblem | None:
             "bad_extension", f"{filename!r}: upload a .py file or a .ipynb notebook"
         )
     if len(data) > MAX_BYTES:
-        return SubmissionProblem(
-            "too_large",
-            f"the file is {len(data) / 1e6:.1f} MB; the limit is {MAX_BYTES / 1e6:.1f} MB",
-        )
+        sizes = f"the file is {format_size(len(data))}; the limit is {MAX_SIZE_TEXT}"
+        outputs = notebook_output_bytes(data) if suffix == ".ipynb" else 0
+        if outputs and len(data) - outputs <= MAX_BYTES:
+            # The code itself fits: the outputs are what to remove.
+            return SubmissionProblem(
+                "notebook_outputs_too_large",
+                f"{sizes}, of which {format_size(outputs)} are cell outputs: clear the "
+                "outputs and upload it again",
+            )
+        return SubmissionProblem("too_large", sizes)
     if not data.strip():
         return SubmissionProblem("empty", "the file is empty")
     try:

@@ -4,13 +4,18 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import SubmitField, TextAreaField
 from wtforms.validators import Length
 
+from graders.submissions import MAX_SIZE_TEXT
+
 
 class StartForm(FlaskForm):
     submit = SubmitField(_l("Start the assessment"))
 
 
 class UploadForm(FlaskForm):
-    file = FileField(_l("Your solution (.py or .ipynb)"), validators=[FileRequired()])
+    file = FileField(
+        _l("Your solution (.py or .ipynb, up to %(limit)s)", limit=MAX_SIZE_TEXT),
+        validators=[FileRequired()],
+    )
     submit = SubmitField(_l("Upload and grade"))
 
 

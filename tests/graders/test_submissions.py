@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from graders.cli import main
-from graders.submissions import MAX_BYTES, check_submission
+from graders.submissions import MAX_BYTES, MAX_SIZE_TEXT, check_submission, format_size
 
 
 def notebook(*sources: str) -> bytes:
@@ -46,7 +46,51 @@ def test_broken_uploads_are_refused_with_a_specific_code(filename, data, code, w
 def test_a_50_megabyte_file_is_refused_by_size():
     problem = check_submission("solution.py", b"#" * (50 * 1024 * 1024))
     assert problem.code == "too_large"
-    assert "52.4 MB" in problem.message and f"{MAX_BYTES / 1e6:.1f} MB" in problem.message
+    # One constant written one way everywhere (graders.submissions.MAX_SIZE_TEXT).
+    assert problem.message == "the file is 50 MB; the limit is 2 MB"
+    assert MAX_SIZE_TEXT == format_size(MAX_BYTES) == "2 MB"
+
+
+def test_sizes_are_written_one_way():
+    assert format_size(MAX_BYTES + 1) == "2.1 MB"  # never written as equal to the limit
+    assert format_size(2_400_000) == "2.3 MB"
+    assert format_size(50_000) == "49 KB"
+
+
+def _notebook(code: str, output_bytes: int) -> bytes:
+    output = {"output_type": "stream", "name": "stdout", "text": "x" * output_bytes}
+    cell = {
+        "cell_type": "code",
+        "execution_count": 1,
+        "metadata": {},
+        "source": code,
+        "outputs": [output] if output_bytes else [],
+    }
+    notebook = {
+        "cells": [cell],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    return json.dumps(notebook).encode()
+
+
+def test_a_notebook_too_large_because_of_its_outputs_says_to_clear_them():
+    data = _notebook("def build_model():\n    return None\n", MAX_BYTES + 1000)
+    problem = check_submission("work.ipynb", data)
+    assert problem.code == "notebook_outputs_too_large"
+    assert "cell outputs" in problem.message and "clear the outputs" in problem.message
+    assert "the limit is 2 MB" in problem.message
+    from graders.catalogue import error_info
+
+    assert "Clear" in error_info(problem.code).message("en")
+    assert "清除" in error_info(problem.code).message("zh")
+
+
+def test_a_notebook_too_large_by_its_code_is_plainly_too_large():
+    code = "x = 1\n" + "# " + "y" * (MAX_BYTES + 10) + "\n"
+    problem = check_submission("work.ipynb", _notebook(code, 10))
+    assert problem.code == "too_large"
 
 
 @pytest.mark.parametrize(
