@@ -8,10 +8,52 @@ graded is still a report: ``status="failed"`` and an ``ErrorInfo`` saying why.
 from __future__ import annotations
 
 import json
+import re
+import tempfile
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from graders.verdicts import of_report
+
+#: An absolute path of two parts or more, not inside a URL or a relative path ("a/b"),
+#: nor a fraction ("3/4").
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])(/(?:[\w.+@~-]+/)+[\w.+@~-]*)")
+_PACKAGE_MARKERS = ("site-packages/", "dist-packages/")
+
+
+def _roots() -> list[str]:
+    from graders.paths import REPO_ROOT, data_dir
+
+    roots = {str(REPO_ROOT), str(data_dir()), tempfile.gettempdir(), str(Path.home())}
+    return sorted((r.rstrip("/") for r in roots if r not in ("", "/")), key=len, reverse=True)
+
+
+def _short_path(match: re.Match) -> str:
+    path = match.group(1)
+    for marker in _PACKAGE_MARKERS:
+        if marker in path:
+            return marker + path.split(marker, 1)[1]
+    for root in _roots():
+        if path.startswith(root + "/"):
+            return path[len(root) + 1 :]
+    parts = [p for p in path.split("/") if p]
+    return "…/" + "/".join(parts[-2:]) if len(parts) > 1 else path
+
+
+def scrub_paths(value: Any) -> Any:
+    """``value`` (a report's dict, a log, any JSON value) with the machine's absolute paths
+    made short: a library's from its ``site-packages/``, the repository's, the data
+    folder's, the temporary folder's and the home folder's relative to them, any other
+    to its last two parts ("…/work/solution.py"). A report shows how the candidate's code
+    ran, never where the grader keeps its files. Line numbers and file names stay."""
+    if isinstance(value, str):
+        return _ABSOLUTE_PATH.sub(_short_path, value) if "/" in value else value
+    if isinstance(value, dict):
+        return {key: scrub_paths(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub_paths(item) for item in value]
+    return value
 
 
 @dataclass
@@ -115,7 +157,8 @@ class Report:
         return {**asdict(self), "outcome": of_report(self).to_dict()}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        """The report as stored and exported: with no host path in it (``scrub_paths``)."""
+        return json.dumps(scrub_paths(self.to_dict()), indent=2, ensure_ascii=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:

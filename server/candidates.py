@@ -422,4 +422,6 @@ def _apply_report(result: Progress, report: dict) -> None:
     logs = report.get("logs") if isinstance(report.get("logs"), dict) else {}
     phase = error.get("phase") or "train"
     tail = logs.get(f"{phase} stderr") or logs.get(f"{phase} stdout") or error.get("detail") or ""
-    result.log_tail = str(tail)[-4000:]
+    from graders.report import scrub_paths
+
+    result.log_tail = scrub_paths(str(tail)[-4000:])

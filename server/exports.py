@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from graders.challenges import get_challenge
+from graders.report import scrub_paths
 from server import concept_checks
 from server.models import Assessment, Grading, Invitation, Submission, User
 from server.review import marking
@@ -130,7 +131,9 @@ def submission_record(submission: Submission, grading: Grading | None, who) -> d
             **grading.outcome.to_dict(),
             "finished_at": grading.finished_at.isoformat() if grading.finished_at else None,
         },
-        "report": json.loads(grading.report_json) if grading and grading.report_json else None,
+        "report": scrub_paths(json.loads(grading.report_json))
+        if grading and grading.report_json
+        else None,
     }
 
 

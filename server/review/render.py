@@ -109,7 +109,11 @@ def answer_segments(text: str, score: TheoryScore, lang: str = "en") -> list[Seg
 
 
 def report_dict(report_json: str | None) -> dict:
-    return json.loads(report_json) if report_json else {}
+    """A stored report for display; host paths made short even in reports stored before
+    they were scrubbed at storing (``graders.report.scrub_paths``)."""
+    from graders.report import scrub_paths
+
+    return scrub_paths(json.loads(report_json)) if report_json else {}
 
 
 def pygments_css() -> str:
