@@ -34,7 +34,18 @@ def test_every_text_in_the_code_has_a_chinese_translation():
 def test_compiled_catalogue_matches_the_po_file():
     po = read_po(io.BytesIO((CATALOGUE / "messages.po").read_bytes()))
     mo = read_mo(io.BytesIO((CATALOGUE / "messages.mo").read_bytes()))
-    assert {m.id: m.string for m in po if m.id} == {m.id: m.string for m in mo if m.id}
+
+    def entries(catalogue) -> dict:
+        # A plural entry (ngettext) has a tuple id and a list (mo) or tuple (po) of strings.
+        return {
+            (tuple(m.id) if isinstance(m.id, list) else m.id): (
+                tuple(m.string) if isinstance(m.string, list | tuple) else m.string
+            )
+            for m in catalogue
+            if m.id
+        }
+
+    assert entries(po) == entries(mo)
 
 
 def test_browser_language_zh_cn_gets_chinese(client):
