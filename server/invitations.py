@@ -294,6 +294,8 @@ def accepting(invitation: Invitation, now: datetime, grace_seconds: int = 0) -> 
     """Whether work is accepted at ``now`` (``grace_seconds`` past the end for an upload)."""
     if invitation.revoked_at is not None or invitation.opened_at is None:
         return False
+    if invitation.finished_at is not None and now >= invitation.finished_at:
+        return False  # the candidate ended it: no upload grace after "Finish"
     return now < time_ends_at(invitation) + timedelta(seconds=grace_seconds)
 
 
