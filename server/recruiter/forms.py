@@ -44,7 +44,9 @@ class AssessmentForm(FlaskForm):
     attempt_limit = IntegerField(
         _l("Attempts per challenge"), default=3, validators=[NumberRange(1, 50)]
     )
-    dataset_tier = SelectField(_l("Dataset tier"), choices=["sample", "full"])
+    dataset_tier = SelectField(
+        _l("Dataset tier"), choices=[("sample", _l("sample")), ("full", _l("full"))]
+    )
     show_scores_to_candidate = BooleanField(_l("Candidates see their scores"))
     blind_review = BooleanField(_l("Blind review by default"), default=True)
     show_explanations_to_candidate = BooleanField(

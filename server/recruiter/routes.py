@@ -179,8 +179,13 @@ def edit_assessment(assessment_id: int):
         )
         return redirect(url_for("recruiter.assessment", assessment_id=assessment_id))
     if request.method == "GET":
-        form = _assessment_form(data=assessments.draft_of(found).__dict__)
-        form.title.data = found.title
+        draft = assessments.draft_of(found)
+        form = _assessment_form(
+            data={
+                **{key: value for key, value in vars(draft).items() if key != "bars"},
+                "theory": draft.theory_question_ids,
+            }
+        )
         bars_text = {link.challenge_slug: _bars_text(link.bars) for link in found.challenges}
         return _form_page(form, found, bars_text)
     form = _assessment_form()

@@ -95,7 +95,7 @@ def candidates(assessment_id: int):
         "candidate": _("Candidate %(n)d"),
         "queued": _("queued"),
         "running": _("grading"),
-        "graded": _("scored"),
+        "graded": _("graded"),
         "failed": _("failed to run"),
     }
     from server.recruiter.routes import STATE_LABELS

@@ -259,6 +259,12 @@ def test_edit_until_the_first_candidate_starts(
     url = f"/recruiter/assessments/{assessment.id}/edit"
     form = _text(client.get(url))
     assert 'value="' + assessment.title + '"' in form and "Save changes" in form
+    # Every field holds the assessment's values: its challenges and theory questions ticked.
+    for field, value in (("challenges", "lenet5-mnist"), ("theory", "class-imbalance")):
+        tag = re.search(rf'<input[^>]*name="{field}"[^>]*value="{value}"[^>]*>', form).group(0)
+        assert "checked" in tag
+    untouched = re.search(r'<input[^>]*name="theory"[^>]*value="feasibility"[^>]*>', form)
+    assert untouched is None or "checked" not in untouched.group(0)
     assert client.post(url, data=_form("Renamed")).status_code == 302
     db.expire_all()
     changed = db.get(Assessment, assessment.id)
