@@ -7,6 +7,7 @@ from wtforms import (
     DecimalField,
     EmailField,
     IntegerField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -45,7 +46,8 @@ class AssessmentForm(FlaskForm):
         _l("Attempts per challenge"), default=3, validators=[NumberRange(1, 50)]
     )
     dataset_tier = SelectField(
-        _l("Dataset tier"), choices=[("sample", _l("sample")), ("full", _l("full"))]
+        _l("Dataset tier"),
+        choices=[SelectChoice("sample", _l("sample")), SelectChoice("full", _l("full"))],
     )
     show_scores_to_candidate = BooleanField(_l("Candidates see their scores"))
     blind_review = BooleanField(_l("Blind review by default"), default=True)
