@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import PurePath
 
 import nbformat
@@ -259,7 +259,20 @@ def settle_timed_out(
         .distinct()
     )
     if assessment_id is not None:
+        from server.models import Assessment
+
         query = query.where(Invitation.assessment_id == assessment_id)
+        assessment = session.get(Assessment, assessment_id)
+        if assessment is not None and not (assessment.deadline and assessment.deadline <= now):
+            # Only those whose time can be over (a factor is at least 1): a table view must
+            # not load every candidate still at work.
+            query = query.where(
+                sa.or_(
+                    Invitation.expires_at <= now,
+                    Invitation.finished_at.is_not(None),
+                    Invitation.opened_at <= now - timedelta(minutes=assessment.time_limit_minutes),
+                )
+            )
     done = 0
     for invitation in session.scalars(query):
         done += invitations.submit_drafts_by_clock(invitation, now)

@@ -96,6 +96,10 @@ def document(prefix: str = "/api/v1") -> dict[str, Any]:
         else:
             item["security"] = []
         if op.body is not None:
+            item["responses"]["409"] = {
+                "description": "Conflict: the email already has a live invitation",
+                **error,
+            }
             item["requestBody"] = {
                 "required": True,
                 "content": {"application/json": {"schema": ref(op.body)}},

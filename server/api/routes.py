@@ -249,6 +249,11 @@ def create_invitation(assessment_id: int, body: s.InvitationIn):
         invitation, token = invitations.invite(
             db(), assessment, body.name, body.email, days=body.days
         )
+    except invitations.DuplicateInvitation as exc:
+        # Never silently doubled: the caller sees which invitation already exists.
+        raise ApiError(
+            409, "duplicate_invitation", str(exc), [{"invitation_id": exc.existing.id}]
+        ) from None
     except ValueError as exc:
         raise ApiError(400, "invalid_invitation", str(exc)) from None
     db().commit()  # audited by server.audit's session hook, as the recruiter's pages are

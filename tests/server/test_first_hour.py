@@ -641,3 +641,25 @@ def test_the_nav_links_tokens_and_webhooks_and_their_help_reads_right(
             "&lt;timestamp&gt;.&lt;body&gt;" in hooks
         )
         assert "Bearer &lt;token&gt;" in _text(client.get("/review/tokens", headers=ZH))
+
+
+def test_the_api_refuses_a_duplicate_invitation_with_409(client, db, make_user, make_assessment):
+    from server.api import tokens
+
+    owner, assessment = _owner_assessment(make_user, make_assessment)
+    _row, token = tokens.create(db, owner, "ats", "write")
+    db.commit()
+    url = f"/api/v1/assessments/{assessment.id}/invitations"
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"name": "Nia", "email": "nia@example.test"}
+    first = client.post(url, json=body, headers=headers)
+    assert first.status_code == 201
+    again = client.post(url, json={**body, "email": "NIA@example.test"}, headers=headers)
+    error = again.get_json()["error"]
+    assert again.status_code == 409 and error["code"] == "duplicate_invitation"
+    assert error["details"] == [{"invitation_id": first.get_json()["id"]}]
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert (
+        "409"
+        in spec["paths"]["/api/v1/assessments/{assessment_id}/invitations"]["post"]["responses"]
+    )
