@@ -551,7 +551,8 @@ def test_numbers_are_formatted_and_reports_have_no_host_paths(
     sub = _submission(db, invitation, report, "graded")
     login(client, owner)
     body = _text(client.get(f"/review/submissions/{sub.id}", headers=ZH if lang == "zh" else {}))
-    assert "61,706" in body and "+238,294" in body
+    assert "61,706" in body and "+238,294" in body and "≤ 300,000" in body
+    assert "12.5" in body  # the reproducibility table's seconds, as they are
     assert not re.search(r"\d\.0000\b", body) and "61706" not in body
     assert "/work/main" not in body and "solution.py" in body and "line 15" in body
     exported = _text(client.get(f"/review/submissions/{sub.id}/report.json"))
