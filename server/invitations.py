@@ -31,6 +31,18 @@ class InvitationError(ValueError):
     """A refused invitation change; the message says why."""
 
 
+class BadEmail(InvitationError):
+    """Not an email address (``email-validator``'s reason in the message)."""
+
+    def __init__(self, email: str, reason: str):
+        super().__init__(f"not an email address: {email!r} ({reason})")
+        self.email, self.reason = email, reason
+
+
+class DeadlinePassed(InvitationError):
+    """The assessment's deadline has passed: nobody could start it, so nobody is invited."""
+
+
 class CsvError(InvitationError):
     """A bad CSV row; ``line`` is its 1-based line number in the file."""
 
@@ -71,7 +83,7 @@ def _check_person(name: str, email: str) -> tuple[str, str]:
             email, check_deliverability=False, globally_deliverable=False, test_environment=True
         )
     except EmailNotValidError as exc:
-        raise InvitationError(f"not an email address: {email!r} ({exc})") from None
+        raise BadEmail(email, str(exc)) from None
     return name, checked.normalized.lower()
 
 
@@ -88,7 +100,7 @@ class DuplicateInvitation(InvitationError):
 def check_deadline(assessment: Assessment, now: datetime) -> None:
     """Refuse inviting to an assessment whose deadline has passed (nobody could start it)."""
     if assessment.deadline is not None and assessment.deadline <= now:
-        raise InvitationError(
+        raise DeadlinePassed(
             f"the assessment's deadline ({assessment.deadline:%Y-%m-%d %H:%M} UTC) has passed"
         )
 

@@ -391,15 +391,14 @@ def invite(assessment_id: int):
 
 def _invitation_error(exc: invitations.InvitationError) -> str:
     """The service's reason in the page's language where it is one we know."""
-    text = str(exc)
-    if text.startswith("not an email address"):
-        return _("This is not an email address: %(reason)s", reason=text.partition(": ")[2])
-    if "deadline" in text and "has passed" in text:
+    if isinstance(exc, invitations.BadEmail):
+        return _("This is not an email address: %(reason)s", reason=f"{exc.email} ({exc.reason})")
+    if isinstance(exc, invitations.DeadlinePassed):
         return _(
             "The assessment's deadline has passed: nobody could start it. Edit the assessment "
             "to set a later deadline (or none) first."
         )
-    return text
+    return str(exc)
 
 
 @bp.post("/assessments/<int:assessment_id>/invite-csv")
