@@ -10,6 +10,7 @@
   function closeWithClock(el) {
     document.querySelectorAll("[data-closes-with-clock]").forEach(function (part) {
       part.querySelectorAll("textarea").forEach(function (box) { box.readOnly = true; });
+      part.querySelectorAll("input[type=radio], input[type=checkbox]").forEach(function (pick) { pick.disabled = true; });
       part.querySelectorAll("button, input[type=file], input[type=submit], a.button").forEach(function (control) {
         control.hidden = true;
       });
