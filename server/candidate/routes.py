@@ -367,6 +367,8 @@ def explanations(invitation, token):
     nothing beyond their own assessment. When the page is closed it says why and when it
     opens (``candidates.explanations_state``), with 403.
     """
+    if invitations.submit_drafts_by_clock(invitation):
+        db().commit()  # the time ran out on drafts: handed in first, as on the work page
     state = candidates.explanations_state(invitation)
     if state != "open":
         return render_template(

@@ -170,7 +170,9 @@ def test_own_answer_beside_each_explanation_and_a_draft_said_to_be_one(client, d
     db.commit()
     _response, body = _page(client, f"/c/{world['links']['bob']}/explanations")
     assert "answer of bob to class-imbalance" in body
-    assert "unsent draft of bob" in body and "A draft you did not submit" in body
+    # The time-out handed the draft in (issue 20): it is an answer now, marked as such.
+    assert "unsent draft of bob" in body and "A draft you did not submit" not in body
+    assert "Submitted by the clock" in body
 
 
 # -- when it opens -----------------------------------------------------------------------------

@@ -664,3 +664,14 @@ def test_the_api_refuses_a_duplicate_invitation_with_409(client, db, make_user, 
         "409"
         in spec["paths"]["/api/v1/assessments/{assessment_id}/invitations"]["post"]["responses"]
     )
+
+
+def test_the_explanations_page_counts_drafts_handed_in_by_the_clock(
+    client, db, make_assessment, make_invitation
+):
+    assessment = make_assessment(show_explanations_to_candidate=True, time_limit_minutes=5)
+    invitation, token = make_invitation(assessment=assessment, opened_at=utcnow())
+    client.post(f"/c/{token}/theory/class-imbalance", data={"text": "A draft."})
+    invitation.opened_at = utcnow() - timedelta(minutes=10)
+    db.commit()
+    assert client.get(f"/c/{token}/explanations").status_code == 200  # straight there
