@@ -148,6 +148,28 @@ def test_recruiter_link_copy_confirmations_deadline_preview(
     expect(page.locator("#tier-help")).to_be_visible()
     page.screenshot(path=shots / f"recruiter-edit-{lang}.png", full_page=True)
 
+    # The same email again: a warning, and a second invitation only when asked (CSRF on).
+    page.goto(f"{live}/recruiter/assessments/{invitation.assessment_id}")
+    page.fill("input[name=name]", "Nia Again")
+    page.fill("input[name=email]", "other@example.test")
+    invite_button = "form:has(input[name=email]:not([type=hidden])) button.button, form:has(input[name=email]) input[type=submit]"
+    page.locator(invite_button).first.click()
+    expect(page.locator("#new-links")).to_be_visible()
+    page.fill("input[name=name]", "Other Again")
+    page.fill("input[name=email]", "OTHER@example.test")
+    page.locator(invite_button).first.click()
+    expect(page.locator("#duplicate-warning")).to_be_visible()
+    page.screenshot(path=shots / f"recruiter-duplicate-{lang}.png")
+    page.locator("#duplicate-warning button").click()
+    expect(page.locator("#new-links")).to_be_visible()
+    db.expire_all()
+    count = db.scalar(
+        sa.select(sa.func.count(Invitation.id)).where(
+            Invitation.candidate_email == "other@example.test"
+        )
+    )
+    assert count == 2
+
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_candidate_page_turns_read_only_at_zero_and_the_draft_is_handed_in(
