@@ -129,9 +129,10 @@ def awaiting_review(session: Session, user: User) -> list[AwaitingReview]:
                 sa.func.count()
                 .filter(handed, CandidateSummary.decision.is_(None))
                 .label("awaiting"),
+                # "theory to review" as the table's filter reads it (summary.py).
                 sa.func.count()
                 .filter(
-                    CandidateSummary.theory_total.is_not(None),
+                    CandidateSummary.theory_max.is_not(None),
                     CandidateSummary.theory_confirmed.is_(False),
                 )
                 .label("theory_unconfirmed"),
