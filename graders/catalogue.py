@@ -255,6 +255,28 @@ class ErrorCode(Enum):
     )
 
 
+#: The only warnings a sandbox may give: codes, rendered here in the host's own words. A
+#: sandbox's warning is the candidate's claim (its code runs in the harness's process), so
+#: free text from there goes nowhere and an unknown code is dropped.
+SANDBOX_WARNINGS = {
+    "predict_not_called": "predict() is not called in this challenge: the platform loads the "
+    "saved model and calls model.predict(x) (see the statement)",
+    "train_not_called": "train() is not called in this challenge; the platform's default "
+    "training ran instead",
+    "train_returned_none": "train() returned None; the model it was given is graded",
+}
+
+
+def sandbox_warnings(codes: list[object]) -> list[str]:
+    """The host's text for each known warning code from a sandbox, in order, without repeats;
+    anything else (free text, unknown codes) is dropped."""
+    seen = []
+    for code in codes:
+        if isinstance(code, str) and code in SANDBOX_WARNINGS and code not in seen:
+            seen.append(code)
+    return [SANDBOX_WARNINGS[code] for code in seen]
+
+
 _BY_CODE = {member.value: member for member in ErrorCode}
 #: Codes a sandbox may report about the code it ran.
 SANDBOX_CODES = frozenset(code for code, m in _BY_CODE.items() if m.audience == CANDIDATE)

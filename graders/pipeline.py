@@ -24,8 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from graders.catalogue import sandbox_warnings
 from graders.challenges import Challenge
 from graders.datasets import PreparedDataset
+from graders.modelfile import Carried, ModelRejected, carried_flags, inspect
 from graders.phases import (
     EARLY_SLACK_SECONDS,
     GO_FILE,
@@ -49,11 +51,14 @@ from graders.report import Report, failed_report
 from graders.scoring import blank_report, score_predictions, score_shadow, verdict
 from graders.shadow import Disguise, disguise, new_seed, perturb
 from graders.signals import source_flags
+from graders.submissions import describe
 from graders.text import clean
 from sandbox.base import RunResult, Sandbox
 from sandbox.lifecycle import owned_work_dir
 
 DEFAULT_SEED = 1234
+#: The reproducibility record's entry for figures the sandbox reported about itself.
+CLAIMS = "reported_by_sandbox"
 LOG_TAIL_CHARS = 20_000
 
 
@@ -243,18 +248,20 @@ class _HiddenInputs:
 
 def _predict(
     early: EarlyPhase, trained: PhaseRun, cancel, disk_mb: int, hidden: _HiddenInputs
-) -> tuple[PhaseRun, int]:
-    """Hand the trained model over and run the predict phase; also the model file's size."""
+) -> tuple[PhaseRun, int, Carried]:
+    """Hand the trained model over and run the predict phase; also the model file's size
+    and what it carries besides weights (measured here, before any sandbox loads it)."""
     source = trained.out / "model.keras"
     try:
         size = regular_file(source, "the saved model (model.keras)", disk_mb * 2**20)
-    except OutputRejected as exc:
+        carried = inspect(source)
+    except (OutputRejected, ModelRejected) as exc:
         raise PhaseFailed(exc.code, f"after training: {exc}") from None
     hidden.wait()  # the test inputs and their shadow are in place before the go
     model = early.ready / "model.keras"
     place(source, model)
     model.chmod(0o644)  # the sandbox's user is not the owner
-    return early.go(cancel), size
+    return early.go(cancel), size, carried
 
 
 def _load_predictions(out: Path, names: dict[str, str]) -> dict[str, object]:
@@ -311,6 +318,10 @@ def grade_once(
     report = blank_report(challenge, dataset)
     report.reproducibility.update(_record(sandbox, challenge, dataset.tier, options, seed))
     report.flags += source_flags(submission)
+    facts = describe(submission)  # the host's parse, not the sandbox's word
+    if facts is not None:
+        report.reproducibility.update(mode=facts.mode, file=facts.form)
+        report.warnings += list(facts.warnings)
     shadow_seed = new_seed()
     with owned_work_dir("grade") as tmp:  # owner-tagged: the janitor removes it if we die
         work = Path(tmp)
@@ -338,9 +349,10 @@ def grade_once(
             report.history = _readback(read_history, trained.out)
             phase = "predict"
             disk_mb = phase_limits(challenge, "train", dataset.tier, options).disk_mb
-            predicted, model_bytes = _predict(early, trained, cancel, disk_mb, hidden)
+            predicted, model_bytes, carried = _predict(early, trained, cancel, disk_mb, hidden)
             report.reproducibility["model_kb"] = math.ceil(model_bytes / 1024)
             _note_phase(report, predicted, "predict")
+            _note_carried(report, carried, challenge)
             phase = "score"
             names = {d.name: own for own, d in disguises.items()}
             names.update((name, name) for name in challenge.spec.dataset.extra_sets)
@@ -361,11 +373,20 @@ def grade_once(
 
 
 def _readback(read, *args):
-    """``read(*args)``, its ``OutputRejected`` turned into the phase's failure."""
+    """``read(*args)``, its ``OutputRejected`` turned into the phase's failure.
+
+    Any other exception while reading what a sandbox wrote is the candidate's too
+    (``invalid_output``): never ``platform_error``, which the worker retries for free.
+    """
     try:
         return read(*args)
     except OutputRejected as exc:
         raise PhaseFailed(exc.code, str(exc)) from None
+    except Exception as exc:
+        reason = clean(f"{type(exc).__name__}: {exc}", multiline=False, limit=200)
+        raise PhaseFailed(
+            "invalid_output", f"the sandbox's output cannot be read ({reason})"
+        ) from None
 
 
 def _record(
@@ -382,22 +403,44 @@ def _record(
 
 
 def _note_phase(report: Report, phase_run: PhaseRun, phase: str) -> None:
+    """What the host records of a phase: its own clock and measures, the sandbox's warnings
+    as catalogue codes rendered here, and the sandbox's other figures only as its claims."""
     result, run = phase_run.result, phase_run.run
-    report.warnings += [w for w in result["warnings"] if w not in report.warnings]
+    report.warnings += [w for w in sandbox_warnings(result["warnings"]) if w not in report.warnings]
     rec = report.reproducibility
     rec[f"{phase}_wall_seconds"] = round(run.wall_seconds, 2)
     if run.peak_memory_mb is not None:
         rec[f"{phase}_peak_memory_mb"] = round(run.peak_memory_mb, 1)
-    for key in ("param_count", "mode"):
-        if result.get(key) is not None:
-            rec[key] = result[key]
-    # Time inside the candidate's code (build + train, or predict); the rest of the wall
-    # time is the platform's: container start, imports, saving and loading the model.
+    # Where the platform predicts, the predict sandbox runs no candidate code: its count of
+    # the weights it loaded is the platform's. The train phase's count is never used.
+    if phase == "predict" and result.get("param_count") is not None:
+        rec["param_count"] = result["param_count"]
+    # Written by the harness from inside the candidate's process: shown as claims, never
+    # used for a decision (time inside the candidate's code, the sandbox's library versions).
+    claims = rec.setdefault(CLAIMS, {})
     if result.get(f"{phase}_seconds") is not None:
-        rec[f"{phase}_code_seconds"] = result[f"{phase}_seconds"]
+        claims[f"{phase}_code_seconds"] = result[f"{phase}_seconds"]
     if result.get("versions"):
-        rec["versions"] = result["versions"]
+        claims["versions"] = result["versions"]
     _note_logs(report, run, phase)
+
+
+def _note_carried(report: Report, carried: Carried, challenge: Challenge) -> None:
+    """The budget's count: the weights the predict phase loaded plus what config and assets
+    carry (``graders.modelfile``); a model that keeps unusually much outside its weights is
+    flagged for the reviewer even within budget."""
+    rec = report.reproducibility
+    weights = rec.pop("param_count", None)
+    rec.update(
+        weights=weights,
+        config_numbers=carried.config_numbers,
+        asset_entries=carried.asset_entries,
+        config_kb=math.ceil(carried.config_bytes / 1024),
+        assets_kb=math.ceil(carried.assets_bytes / 1024),
+    )
+    if weights is not None:
+        rec["param_count"] = weights + carried.numbers
+    report.flags += carried_flags(carried, challenge.spec.budget.max_params)
 
 
 def _note_logs(report: Report, run: RunResult, phase: str) -> None:

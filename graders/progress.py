@@ -11,6 +11,8 @@ Progress is therefore for display only: every event is checked against a small s
 writer can never block training), and nothing that decides a verdict is read from here.
 
 Callbacks run on the channel's reader thread, never on the thread that started the grading.
+The thread survives any line: one that breaks the schema, or raises anything while read, is
+counted in ``dropped`` and skipped.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from graders.readback import METRIC_NAME
 from graders.text import clean
 
 log = logging.getLogger(__name__)
@@ -47,15 +50,21 @@ def _count(value: Any, low: int = 0, high: int = 10**9) -> int | None:
 
 
 def _logs(value: Any) -> dict[str, float | None] | None:
+    """Metric name -> value; None (the event dropped) for a value that is not a number. A
+    name that is not a metric name is left out; a number beyond a float's range shows as None."""
     if not isinstance(value, dict) or len(value) > MAX_LOG_KEYS:
         return None
     logs: dict[str, float | None] = {}
     for key, number in value.items():
         if not isinstance(number, int | float) or isinstance(number, bool):
             return None
-        logs[clean(key, multiline=False, limit=64)] = (
-            float(number) if math.isfinite(number) else None
-        )
+        if not METRIC_NAME.fullmatch(key):
+            continue
+        try:
+            number = float(number)
+        except OverflowError:  # an int of hundreds of digits: float() raises, not inf
+            number = math.inf
+        logs[key] = number if math.isfinite(number) else None
     return logs
 
 
@@ -116,7 +125,11 @@ class ProgressChannel:
             if len(pending) > LINE_MAX:  # an endless line: drop it
                 pending, self.dropped = b"", self.dropped + 1
             for line in lines:
-                self._line(line)
+                try:
+                    self._line(line)
+                except Exception:  # whatever a line holds, the reader reads the next one
+                    self.dropped += 1
+                    log.warning("progress line dropped", exc_info=True)
 
     def _line(self, line: bytes) -> None:
         if len(line) > LINE_MAX or self.accepted_bytes + len(line) > BUDGET_BYTES:
@@ -125,7 +138,7 @@ class ProgressChannel:
         self.accepted_bytes += len(line)
         try:
             event = validate_event(json.loads(line), self.phase)
-        except (ValueError, RecursionError):
+        except Exception:  # bad UTF-8 or JSON, absurd nesting or numbers: the candidate's bytes
             event = None
         if event is None:
             self.dropped += 1

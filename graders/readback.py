@@ -6,13 +6,18 @@ the predictions. Each is checked here against a strict schema before the trusted
 it: a regular file (no link, no FIFO), a size cap read before parsing, types, lengths, finite
 numbers, valid UTF-8 without surrogates, and strings cleaned for display. Anything else
 raises ``OutputRejected`` with a specific, candidate-facing message (``invalid_output``, or
-``invalid_predictions`` for prediction files), never a crash of the grader.
+``invalid_predictions`` for prediction files), never a crash of the grader: any other
+exception raised while reading (an integer too large for a float, a value of a type no rule
+foresaw) is caught at each reader's edge and becomes ``invalid_output`` too, so a candidate's
+bytes can never be reported as the platform's failure (``platform_error`` retries for free).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import re
 import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -26,6 +31,11 @@ RESULT_MAX_BYTES = 512 * 1024
 HISTORY_MAX_BYTES = 1024 * 1024
 HISTORY_MAX_KEYS = 32
 HISTORY_MAX_EPOCHS = 1000
+#: A metric name as Keras writes it (``loss``, ``val_sparse_categorical_accuracy``, ``auc_1``);
+#: a series named otherwise is left out of the history (counted in a warning).
+METRIC_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
+#: Beyond every honest count, within a float's exact integers.
+COUNT_MAX = 10**12
 PREDICTIONS_MAX_BYTES = 128 * 1024 * 1024
 MESSAGE_MAX, DETAIL_MAX, WARNING_MAX, WARNINGS_MAX = 4000, 20_000, 2000, 100
 
@@ -39,6 +49,27 @@ class OutputRejected(Exception):
 
 
 Short = Annotated[str, Field(max_length=64)]
+Count = Annotated[int, Field(ge=0, le=COUNT_MAX)]
+Seconds = Annotated[float, Field(ge=0, le=10**7, allow_inf_nan=False)]
+
+
+def _never_raises(what: str, code: str = "invalid_output"):
+    """Decorate a reader: any exception but ``OutputRejected`` becomes one, naming ``what``."""
+
+    def wrap(read):
+        @functools.wraps(read)
+        def reader(*args, **kwargs):
+            try:
+                return read(*args, **kwargs)
+            except OutputRejected:
+                raise
+            except Exception as exc:  # the bytes are the candidate's: so is the failure
+                reason = clean(f"{type(exc).__name__}: {exc}", multiline=False, limit=200)
+                raise OutputRejected(code, f"{what} cannot be read ({reason})") from None
+
+        return reader
+
+    return wrap
 
 
 class PhaseResult(BaseModel):
@@ -51,14 +82,15 @@ class PhaseResult(BaseModel):
     code: Short | None = None
     message: Annotated[str, Field(max_length=MESSAGE_MAX)] = ""
     detail: Annotated[str, Field(max_length=DETAIL_MAX)] = ""
+    #: Codes of ``graders.catalogue.SANDBOX_WARNINGS``; the host renders them, drops the rest.
     warnings: Annotated[
         list[Annotated[str, Field(max_length=WARNING_MAX)]], Field(max_length=WARNINGS_MAX)
     ] = []
-    seed: int | None = None
-    mode: Literal["function", "script"] | None = None
-    param_count: Annotated[int, Field(ge=0)] | None = None
-    train_seconds: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    predict_seconds: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    seed: Count | None = None
+    mode: Literal["function", "script"] | None = None  # a claim: the host parses the upload
+    param_count: Count | None = None
+    train_seconds: Seconds | None = None
+    predict_seconds: Seconds | None = None
     versions: Annotated[dict[Short, Short], Field(max_length=8)] = {}
 
     def cleaned(self) -> dict[str, Any]:
@@ -118,6 +150,7 @@ def _first_error(exc: ValidationError) -> str:
     return clean(f"{where}: {err['msg']}", multiline=False, limit=300)
 
 
+@_never_raises("result.json")
 def read_result(out: Path, phase: str) -> dict[str, Any] | None:
     """The harness's result, cleaned; None when there is none (the phase died before it)."""
     path = out / "result.json"
@@ -133,8 +166,11 @@ def read_result(out: Path, phase: str) -> dict[str, Any] | None:
     return result.cleaned()
 
 
+@_never_raises("history.json")
 def read_history(out: Path) -> dict[str, list[float | None]]:
-    """Per-epoch training metrics: at most 32 series of at most 1,000 numbers (NaN -> None)."""
+    """Per-epoch training metrics, as the candidate's code reported them: at most 32 series of
+    at most 1,000 numbers (NaN and infinities -> None); a series whose name is not a metric
+    name is left out."""
     path = out / "history.json"
     if not path.exists() and not path.is_symlink():
         return {}
@@ -152,10 +188,26 @@ def read_history(out: Path) -> dict[str, list[float | None]]:
                 "invalid_output",
                 f"history.json: {name!r} must be a list of at most {HISTORY_MAX_EPOCHS} numbers",
             )
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        numbers = [_number(v) for v in values]
+        if any(n is False for n in numbers):
             raise OutputRejected("invalid_output", f"history.json: {name!r} holds a non-number")
-        history[name] = [float(v) if math.isfinite(v) else None for v in values]
+        if METRIC_NAME.fullmatch(key):
+            history[key] = numbers
     return history
+
+
+def _number(value: Any) -> float | None | bool:
+    """A reported metric as a float (None where not finite), or False when it is no number.
+
+    An integer beyond a float's range (``float(10**400)`` raises) is not finite: None.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def read_predictions(path: Path, what: str) -> np.ndarray:

@@ -160,7 +160,7 @@ def strip_identity(notebook: bytes) -> bytes:
     checks have refused it already).
     """
     try:
-        data = json.loads(notebook.decode("utf-8"))
+        data = json.loads(notebook.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return notebook
     if not isinstance(data, dict) or not isinstance(data.get("metadata"), dict):

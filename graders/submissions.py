@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
+from graders.text import clean
 from sandbox import harness
 
 MAX_BYTES = 2 * 1024 * 1024
@@ -85,3 +86,24 @@ def check_submission(filename: str, data: bytes) -> SubmissionProblem | None:
     except harness.HarnessError as exc:
         return SubmissionProblem(exc.code, str(exc), exc.detail)
     return None
+
+
+@dataclass(frozen=True)
+class SubmissionFacts:
+    """What the host's own parse of an upload says: stated in the report as the platform's."""
+
+    mode: str  # "function" (defines build_model) or "script"
+    form: str  # "python" or "notebook"
+    warnings: tuple[str, ...] = ()  # IPython lines and cells dropped from a notebook
+
+
+def describe(path: Path) -> SubmissionFacts | None:
+    """The facts of the upload at ``path``, or None when it does not parse (its phase fails)."""
+    try:
+        source, dropped = harness.read_source(path)
+        functions = harness.defined_functions(harness.parse(source, path.name))
+    except (harness.HarnessError, OSError):
+        return None
+    mode = "function" if "build_model" in functions else "script"
+    form = "notebook" if path.suffix.lower() == ".ipynb" else "python"
+    return SubmissionFacts(mode, form, tuple(clean(w, multiline=False) for w in dropped))

@@ -39,7 +39,18 @@ from pathlib import Path
 SUBMISSION_MODULE = "solution"
 #: Caps on what the harness reports, within the host's schema (graders/readback.py).
 MESSAGE_MAX, DETAIL_MAX, WARNING_MAX, WARNINGS_MAX = 4000, 20_000, 2000, 100
-MAGIC_LINE = re.compile(r"^\s*[%!]")
+#: IPython syntax that is not Python: ``%magic``, ``!shell``, ``x = !cmd``, ``x = %magic``,
+#: ``obj?`` / ``?obj`` help. Dropped line by line, like IPython's own input transformers.
+MAGIC_LINE = re.compile(
+    r"^\s*[%!]"  # %magic, %%cell, !shell
+    r"|^\s*[A-Za-z_][\w.]*(\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[%!]"  # x = !ls, a, b = %who_ls
+    r"|^\s*\?{1,2}[\w.]+\s*$|^\s*[\w.]+\?{1,2}\s*$"  # ?obj, obj??
+)
+#: A cell that starts with a cell magic (``%%bash``, ``%%writefile``) is not Python at all.
+CELL_MAGIC = re.compile(r"^\s*%%")
+#: The warning codes a sandbox may report; the host renders them (graders/catalogue.py
+#: ``SANDBOX_WARNINGS``) and drops anything else, free text included.
+WARNING_CODES = ("predict_not_called", "train_not_called", "train_returned_none")
 
 
 class HarnessError(Exception):
@@ -98,7 +109,13 @@ def notebook_source(text: str) -> tuple[str, list[str]]:
     for number, cell in enumerate(nb.cells, start=1):
         if cell.cell_type != "code":
             continue
-        for line in cell.source.splitlines():
+        cell_lines = cell.source.splitlines()
+        first = next((line for line in cell_lines if line.strip()), "")
+        if CELL_MAGIC.match(first):
+            warnings.append(f"cell {number}: dropped the cell magic cell {first.strip()[:80]!r}")
+            lines += [""] * (len(cell_lines) + 1)
+            continue
+        for line in cell_lines:
             if MAGIC_LINE.match(line):
                 warnings.append(f"cell {number}: dropped IPython line {line.strip()[:80]!r}")
                 lines.append("")  # keep line numbers meaningful within the module
@@ -111,14 +128,16 @@ def notebook_source(text: str) -> tuple[str, list[str]]:
 def source_from_bytes(data: bytes, suffix: str) -> tuple[str, list[str]]:
     """The submission's Python source (notebooks: their code cells) and any warnings."""
     try:
-        text = data.decode("utf-8")
+        # utf-8-sig: a byte-order mark (Windows editors write one) is not part of the code.
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise HarnessError(
             "not_utf8", f"the file is not UTF-8 text (invalid byte at offset {exc.start})"
         ) from None
     if suffix == ".ipynb":
         return notebook_source(text)
-    return text, []
+    # CRLF (Windows) and lone CR (old Mac) line ends read as the newlines they mean.
+    return text.replace("\r\n", "\n").replace("\r", "\n"), []
 
 
 def read_source(path: Path) -> tuple[str, list[str]]:
@@ -398,8 +417,8 @@ def train_phase(job: dict, out: Path, result: dict) -> None:
     import numpy as np
 
     spec, filename = job["challenge"], job["submission"]
-    source, warnings = read_source(Path(filename))
-    result["warnings"] += warnings
+    # The host parses the upload itself and states what was dropped from a notebook.
+    source, _ = read_source(Path(filename))
     tree = parse(source, filename)
     functions = defined_functions(tree)
     raw_x, y = load_array(job["data"]["train_x"]), load_array(job["data"]["train_y"])
@@ -420,10 +439,7 @@ def train_phase(job: dict, out: Path, result: dict) -> None:
             )
         module = execute(source, tree, filename, "import")
         if spec.get("predict") != "candidate" and "predict" in functions:
-            result["warnings"].append(
-                "predict() is not called in this challenge: the platform loads the saved model "
-                "and calls model.predict(x) (see the statement)"
-            )
+            result["warnings"].append("predict_not_called")
         model = require_model(
             call_candidate(module.build_model, (), "build_exception", filename), "build_model()"
         )
@@ -431,7 +447,7 @@ def train_phase(job: dict, out: Path, result: dict) -> None:
         if hook(module, "train", spec, result):
             trained = call_candidate(module.train, (model, x, y), "train_exception", filename)
             if trained is None:
-                result["warnings"].append("train() returned None; the model it was given is graded")
+                result["warnings"].append("train_returned_none")
                 trained = model
             model = require_model(trained, "train()")
         else:
@@ -490,9 +506,7 @@ def hook(module, name: str, spec: dict, result: dict):
     if name == "predict":
         allowed = allowed if spec.get("predict") == "candidate" else ()
     if name not in allowed:
-        result["warnings"].append(
-            f"{name}() is not called in this challenge; the platform's default {name} ran instead"
-        )
+        result["warnings"].append(f"{name}_not_called")
         return None
     return func
 
@@ -667,7 +681,7 @@ def within_limits(result: dict) -> dict:
             result[key] = result[key][: cap - 20] + " [... cut short]"
     warnings = result.get("warnings")
     result["warnings"] = (
-        [str(w)[:WARNING_MAX] for w in warnings[:WARNINGS_MAX]]
+        [w for w in warnings if isinstance(w, str) and w in WARNING_CODES][:WARNINGS_MAX]
         if isinstance(warnings, list)
         else []
     )

@@ -99,7 +99,7 @@ def _counted_attempts(session: Session, invitation_id: int, slug: str) -> int:
 
 def strip_notebook_authors(data: bytes) -> bytes:
     """The notebook without the metadata that names its author (top level and per cell)."""
-    notebook = nbformat.reads(data.decode("utf-8"), as_version=nbformat.NO_CONVERT)
+    notebook = nbformat.reads(data.decode("utf-8-sig"), as_version=nbformat.NO_CONVERT)
     for key in AUTHOR_KEYS:
         notebook.metadata.pop(key, None)
     for cell in notebook.get("cells", []):

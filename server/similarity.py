@@ -48,7 +48,7 @@ class Match:
 
 def code_of(filename: str, source: bytes) -> str:
     """The Python a submission runs: a notebook's code cells, or the file itself."""
-    text = source.decode("utf-8", errors="replace")
+    text = source.decode("utf-8-sig", errors="replace")
     if filename.endswith(".ipynb"):
         try:
             notebook = nbformat.reads(text, as_version=4)

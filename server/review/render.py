@@ -43,7 +43,7 @@ class Cell:
 def notebook_cells(data: bytes) -> list[Cell] | None:
     """The notebook's cells in order (code highlighted); None if it does not parse."""
     try:
-        notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
+        notebook = nbformat.reads(data.decode("utf-8-sig"), as_version=4)
     except Exception:  # shown as plain text instead: the grader already reported it
         return None
     cells = []
@@ -57,7 +57,7 @@ def notebook_cells(data: bytes) -> list[Cell] | None:
 
 
 def source_text(data: bytes) -> str:
-    return data.decode("utf-8", errors="replace")
+    return data.decode("utf-8-sig", errors="replace")
 
 
 def log_tail(text: str, limit: int = LOG_TAIL) -> tuple[str, bool]:

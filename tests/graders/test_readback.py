@@ -113,12 +113,14 @@ def test_a_history_of_the_wrong_shape_is_invalid_output(tmp_path, history):
     assert info.value.code == "invalid_output"
 
 
-def test_a_diverged_history_keeps_its_nans_as_gaps(tmp_path):
-    (tmp_path / "history.json").write_text('{"loss": [1.5, NaN, Infinity], "\\u001b[2J": [1]}')
+def test_a_diverged_history_keeps_its_nans_as_gaps_and_drops_names_that_are_no_metric(tmp_path):
+    (tmp_path / "history.json").write_text(
+        '{"loss": [1.5, NaN, Infinity], "\\u001b[2J": [1], "<b>shadow re-run by staff</b>": [1]}'
+    )
 
     history = read_history(tmp_path)
 
-    assert history == {"loss": [1.5, None, None], "\\x1b[2J": [1.0]}
+    assert history == {"loss": [1.5, None, None]}
 
 
 def test_predictions_round_trip(tmp_path):

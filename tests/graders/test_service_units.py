@@ -90,13 +90,14 @@ def test_malformed_events_are_dropped(event):
 
 
 def test_events_are_normalised_and_cleaned():
-    event = {"event": "epoch", "epoch": 5, "epochs": 3, "logs": {"\x1b[31mloss": float("nan")}}
+    logs = {"\x1b[31mloss": 1.0, "<script>": 2.0, "loss": float("nan"), "acc": 10**400}
+    event = {"event": "epoch", "epoch": 5, "epochs": 3, "logs": logs}
 
     assert validate_event(event, "train") == {
         "event": "epoch",
         "epoch": 5,
         "epochs": 5,
-        "logs": {"\\x1b[31mloss": None},
+        "logs": {"loss": None, "acc": None},  # names that are no metric name are left out
     }
     assert validate_event({"event": "phase", "phase": "predict", "status": "ok"}, "train") == {
         "event": "phase",
