@@ -59,8 +59,15 @@ def roc_svg(roc: dict[str, list[float]], auc: float | None) -> str:
     return _to_svg(fig)
 
 
+CURVES_CAPTION = (
+    "Training curves as reported by the candidate's code (not measured by the platform)"
+)
+
+
 def history_svg(history: dict[str, list[float]]) -> str | None:
-    """Training curves per epoch: losses on one axis, other metrics on a second; None if empty."""
+    """Training curves per epoch: losses on one axis, other metrics on a second; None if empty.
+
+    Titled as the candidate's report, which they are (``graders/readback.py``)."""
     series = {k: v for k, v in history.items() if v}
     if not series:
         return None
@@ -74,6 +81,8 @@ def history_svg(history: dict[str, list[float]]) -> str | None:
         ax.set_title(title)
         if ax.lines:
             ax.legend(fontsize=8)
+    # Written by the harness inside the candidate's process: a claim, drawn as one.
+    fig.suptitle(CURVES_CAPTION, fontsize=9)
     return _to_svg(fig)
 
 

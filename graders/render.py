@@ -122,13 +122,25 @@ def render_text(report: Report) -> str:
             + ("" if r.get("shadow_gap") is None else f"  (shadow gap {r['shadow_gap']:+.4f})")
             for r in report.runs
         ]
+    if report.history:
+        epochs = max(len(v) for v in report.history.values())
+        lines += [
+            "",
+            f"training curves: {epochs} epochs of {', '.join(sorted(report.history))}, "
+            "as reported by the candidate's code (not measured by the platform)",
+        ]
     if report.warnings:
         lines += ["", "warnings:", *(f"  - {w}" for w in report.warnings)]
     if report.reproducibility:
         lines += [
             "",
             "reproducibility:",
-            *(f"  {k}: {v}" for k, v in report.reproducibility.items()),
+            *(
+                f"  {k}: {v}"
+                if k != "reported_by_sandbox"
+                else f"  as reported by the candidate's code (not verified): {v}"
+                for k, v in report.reproducibility.items()
+            ),
         ]
     for stream, text in report.logs.items():
         if text.strip():

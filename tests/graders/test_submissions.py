@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
 from click.testing import CliRunner
 
 from graders.cli import main
-from graders.submissions import MAX_BYTES, MAX_SIZE_TEXT, check_submission, format_size
+from graders.submissions import (
+    MAX_BYTES,
+    MAX_SIZE_TEXT,
+    SubmissionFacts,
+    check_submission,
+    describe,
+    format_size,
+)
+from sandbox import harness
 
 
 def notebook(*sources: str) -> bytes:
@@ -126,3 +135,83 @@ def test_syntax_error_examples_are_refused_at_upload(slug, line):
     problem = check_submission(path.name, path.read_bytes())
     assert problem.code == "syntax_error"
     assert line in problem.message
+
+
+# -- sources as editors save them (issue 19, finding 6) --------------------------------------------
+
+REFERENCE = Path(__file__).resolve().parents[2] / "challenges/lenet5-mnist/reference/solution.py"
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        pytest.param(lambda b: b"\xef\xbb\xbf" + b, id="utf-8 byte-order mark"),
+        pytest.param(lambda b: b.replace(b"\n", b"\r\n"), id="CRLF"),
+        pytest.param(lambda b: b"\xef\xbb\xbf" + b.replace(b"\n", b"\r\n"), id="BOM and CRLF"),
+        pytest.param(lambda b: b.replace(b"\n", b"\r"), id="CR"),
+        pytest.param(lambda b: b.replace(b"    ", b"\t"), id="tab indents"),
+    ],
+)
+def test_a_correct_solution_saved_by_any_editor_passes(transform, tmp_path):
+    data = transform(REFERENCE.read_bytes())
+
+    assert check_submission("solution.py", data) is None
+    path = tmp_path / "solution.py"
+    path.write_bytes(data)
+    assert describe(path) == SubmissionFacts("function", "python")
+
+
+def test_a_notebook_with_a_byte_order_mark_and_crlf_passes(tmp_path):
+    data = b"\xef\xbb\xbf" + notebook(
+        "import keras\r\n\r\ndef build_model():\r\n    return None\r\n"
+    )
+
+    assert check_submission("solution.ipynb", data) is None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "x = !ls",
+        "files = !ls -la /data",
+        "a, b = %who_ls",
+        "t = %timeit -o sum(range(10))",
+        "%matplotlib inline",
+        "!pip install tensorflow_addons",
+        "np.mean?",
+        "??keras.Model",
+    ],
+)
+def test_ipython_forms_are_dropped_with_a_warning(line, tmp_path):
+    data = notebook(
+        "import numpy as np\n" + line + "\nx = 1\ny = x != 3\n", "%%bash\necho | grep x\n"
+    )
+
+    assert check_submission("solution.ipynb", data) is None
+    path = tmp_path / "solution.ipynb"
+    path.write_bytes(data)
+    facts = describe(path)
+    assert facts.form == "notebook" and facts.mode == "script"
+    assert facts.warnings == (
+        f"cell 1: dropped IPython line {line!r}",
+        "cell 2: dropped the cell magic cell '%%bash'",
+    )
+
+
+def test_python_that_looks_like_magic_is_kept():
+    source, dropped = harness.notebook_source(
+        notebook("y = x != 3\nz = a % b\nw = {'k': 1}  # what?\nprint('!ls')\n").decode()
+    )
+
+    assert dropped == [] and "y = x != 3" in source and "print('!ls')" in source
+
+
+def test_the_mode_is_the_hosts_parse(tmp_path):
+    path = tmp_path / "solution.py"
+    path.write_text("import keras\nmodel = keras.Sequential()\n")
+
+    assert describe(path).mode == "script"
+    path.write_text("def build_model():\n    pass\n")
+    assert describe(path).mode == "function"
+    path.write_text("def build_model(:\n")
+    assert describe(path) is None
