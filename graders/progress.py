@@ -50,8 +50,9 @@ def _count(value: Any, low: int = 0, high: int = 10**9) -> int | None:
 
 
 def _logs(value: Any) -> dict[str, float | None] | None:
-    """Metric name -> value; None (the event dropped) for a value that is not a number. A
-    name that is not a metric name is left out; a number beyond a float's range shows as None."""
+    """Metric name -> value (NaN and infinities as None); None (the event dropped) for a value
+    that is not a number or an integer beyond a float's range. A name that is not a metric
+    name is left out."""
     if not isinstance(value, dict) or len(value) > MAX_LOG_KEYS:
         return None
     logs: dict[str, float | None] = {}
@@ -62,8 +63,8 @@ def _logs(value: Any) -> dict[str, float | None] | None:
             continue
         try:
             number = float(number)
-        except OverflowError:  # an int of hundreds of digits: float() raises, not inf
-            number = math.inf
+        except OverflowError:  # an int of hundreds of digits: float() raises; no metric
+            return None
         logs[key] = number if math.isfinite(number) else None
     return logs
 

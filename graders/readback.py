@@ -188,25 +188,24 @@ def read_history(out: Path) -> dict[str, list[float | None]]:
                 "invalid_output",
                 f"history.json: {name!r} must be a list of at most {HISTORY_MAX_EPOCHS} numbers",
             )
-        numbers = [_number(v) for v in values]
-        if any(n is False for n in numbers):
-            raise OutputRejected("invalid_output", f"history.json: {name!r} holds a non-number")
+        numbers = [_number(v, f"history.json: {name!r}") for v in values]
         if METRIC_NAME.fullmatch(key):
             history[key] = numbers
     return history
 
 
-def _number(value: Any) -> float | None | bool:
-    """A reported metric as a float (None where not finite), or False when it is no number.
-
-    An integer beyond a float's range (``float(10**400)`` raises) is not finite: None.
-    """
+def _number(value: Any, where: str) -> float | None:
+    """A reported metric as a float, None where it is NaN or infinite (a diverged run);
+    ``OutputRejected`` for a non-number or an integer beyond a float's range."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
+        raise OutputRejected("invalid_output", f"{where} holds a non-number")
     try:
         number = float(value)
-    except OverflowError:
-        return None
+    except OverflowError:  # float(10**400) raises; math.isfinite on the int raises too
+        raise OutputRejected(
+            "invalid_output",
+            f"{where} holds an integer too large for a number ({len(str(value))} digits)",
+        ) from None
     return number if math.isfinite(number) else None
 
 

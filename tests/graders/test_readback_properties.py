@@ -113,9 +113,14 @@ def test_history_json_of_any_shape(tmp_path, data):
             assert all(v is None or math.isfinite(v) for v in values)
 
 
-def test_the_401_digit_integer_of_the_issue_is_a_candidate_error_or_a_gap(tmp_path):
-    history = read(read_history, tmp_path, "history.json", b'{"loss": [1' + b"0" * 400 + b"]}")
-    assert history == {"loss": [None]}
+def test_the_401_digit_integer_of_the_issue_is_invalid_output(tmp_path):
+    (tmp_path / "history.json").write_bytes(b'{"loss": [1' + b"0" * 400 + b"]}")
+
+    with pytest.raises(OutputRejected) as info:
+        read_history(tmp_path)
+
+    assert info.value.code == "invalid_output"
+    assert "'loss' holds an integer too large for a number (401 digits)" in str(info.value)
 
 
 @SETTINGS
@@ -212,13 +217,10 @@ def test_the_reader_thread_survives_lines_through_the_fifo(tmp_path):
     finally:
         os.close(fd)
     deadline = time.monotonic() + 5
-    while len(seen) < 2 and time.monotonic() < deadline:
+    while not seen and time.monotonic() < deadline:
         time.sleep(0.05)
     channel.close()
 
-    # The 401-digit loss reads as a gap; the rest are dropped and counted; the thread read on.
-    assert seen == [
-        {"event": "epoch", "epoch": 1, "epochs": 1, "logs": {"loss": None}},
-        json.loads(good),
-    ]
-    assert channel.dropped == 3
+    # Every bad line is dropped and counted; the thread read on to the good one.
+    assert seen == [json.loads(good)]
+    assert channel.dropped == 4

@@ -32,16 +32,20 @@ def test_reference_lenet_passes_with_progress_and_record(grade_with):
     assert [e["epoch"] for e in events if e["event"] == "epoch"][:3] == [1, 2, 3]
     rec = report.reproducibility
     assert rec["backend"] in ("docker", "bwrap")
-    assert rec["param_count"] > 40_000
-    assert rec["versions"]["tensorflow"].startswith("2.")
+    # The budget counts the weights and the 63 numbers of its config (docs/grading.md).
+    assert rec["weights"] == 61_706 and rec["config_numbers"] == 63 and rec["asset_entries"] == 0
+    assert rec["param_count"] == 61_706 + 63
+    assert rec["mode"] == "function" and rec["file"] == "python"  # the host's parse
+    claims = rec["reported_by_sandbox"]
+    assert claims["versions"]["tensorflow"].startswith("2.")
     assert rec["dataset"] == "mnist/sample" and len(rec["dataset_checksum"]) == 64
     assert rec["seed"] == 1234 and rec["train_wall_seconds"] > 0
-    assert 0 < rec["train_code_seconds"] < rec["train_wall_seconds"]
-    assert 0 < rec["predict_code_seconds"] < rec["predict_wall_seconds"]
+    assert 0 < claims["train_code_seconds"] < rec["train_wall_seconds"]
+    assert 0 < claims["predict_code_seconds"] < rec["predict_wall_seconds"]
     assert len(report.history["loss"]) >= 5
     # Issue 12: within the model budget, and the shadow copy scores like the test set.
     budget = {c.metric: c for c in report.verdict.checks if c.metric in ("param_count", "model_kb")}
-    assert budget["param_count"].value == 61_706 and budget["param_count"].margin > 0
+    assert budget["param_count"].value == 61_769 and budget["param_count"].margin > 0
     assert budget["model_kb"].met
     assert not report.shadow["flagged"], report.shadow
     assert report.test_labels == "public" and report.flags == []
@@ -56,8 +60,11 @@ def test_reference_sentiment_passes_on_sample_tier(grade_in_docker):
     assert [s.name for s in report.extra] == ["ood"]
     assert report.extra[0].n == 8530
     # It saves and loads with safe_mode: the platform predicted it, with no file of its own.
-    assert report.reproducibility["param_count"] == 176_705
+    rec = report.reproducibility
+    assert rec["weights"] == 176_705 and rec["asset_entries"] == 4_999  # its vocabulary
+    assert rec["param_count"] == 176_705 + rec["config_numbers"] + 4_999
     assert not report.shadow["flagged"], report.shadow
+    assert report.flags == []
 
 
 # -- backend-independent behaviour (harness, pipeline): graded in one backend ------------------
@@ -72,8 +79,11 @@ def test_script_mode_and_notebook_grade(grade_once):
     assert script.test.value("accuracy") > 0.85
     notebook = grade_once(LENET.path("reference/solution.ipynb"), train_limit=1500, test_limit=300)
     assert notebook.status == "graded", notebook.error
+    assert notebook.reproducibility["mode"] == "function"
+    assert notebook.reproducibility["file"] == "notebook"
     assert any("%matplotlib" in w for w in notebook.warnings)
     assert any("!pip" in w for w in notebook.warnings)
+    assert script.flags == notebook.flags == []
 
 
 def test_undertrained_example_misses_the_bar(grade_once):
@@ -82,6 +92,7 @@ def test_undertrained_example_misses_the_bar(grade_once):
     assert not report.passed
     assert report.verdict.checks[0].margin < 0
     assert not report.shadow["flagged"], report.shadow
+    assert report.flags == []
 
 
 @pytest.mark.parametrize(
@@ -132,6 +143,7 @@ def test_starters_grade_below_the_bar_within_budget_and_unflagged(grade_once, ch
     assert not report.passed
     assert all(c.met for c in report.verdict.checks if c.metric in ("param_count", "model_kb"))
     assert not report.shadow["flagged"], report.shadow
+    assert not [f for f in report.flags if f["kind"] == "budget"]
 
 
 def test_seed_repeats_report_each_run_and_the_spread(grade_once):

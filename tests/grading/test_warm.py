@@ -125,7 +125,10 @@ def test_grading_takes_a_warm_sandbox_that_never_gets_a_second_job(sandbox, pool
     (first,) = warm.idle()
     report = grade_warm(sandbox, warm, STARTER, **SMALL)
     assert report.status == "graded", report.error
-    assert report.test is not None and report.reproducibility["train_code_seconds"] > 0
+    assert (
+        report.test is not None
+        and report.reproducibility["reported_by_sandbox"]["train_code_seconds"] > 0
+    )
     assert report.reproducibility["train_sandbox"] == "warm" and warm.served == 1
     assert first.used and not first.work.exists()  # spent and removed
     with pytest.raises(WarmSlotSpent):
