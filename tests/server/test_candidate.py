@@ -163,6 +163,36 @@ def test_notebook_author_metadata_is_stripped(db, make_invitation):
     assert "build_model" in stored
 
 
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("solution.py", b"\xef\xbb\xbf" + REFERENCE.replace(b"\n", b"\r\n")),
+        ("solution.py", REFERENCE.replace(b"    ", b"\t")),
+        (
+            "solution.ipynb",
+            b"\xef\xbb\xbf"
+            + nbformat.writes(
+                nbformat.v4.new_notebook(
+                    cells=[nbformat.v4.new_code_cell("files = !ls\n" + REFERENCE.decode())]
+                )
+            )
+            .replace("\n", "\r\n")
+            .encode(),
+        ),
+    ],
+    ids=["BOM and CRLF", "tabs", "notebook with BOM, CRLF and x = !ls"],
+)
+def test_a_solution_saved_by_a_windows_editor_is_accepted(client, db, make_invitation, name, data):
+    _, token = make_invitation(opened_at=utcnow())
+
+    response = _upload(client, token, data=data, name=name)
+
+    assert response.status_code == 302
+    submission = db.query(Submission).one()
+    assert b"build_model" in submission.source
+    assert response.headers["Location"].endswith(f"/c/{token}/submissions/{submission.id}")
+
+
 def test_candidate_identity_is_not_in_what_the_sandbox_gets(db, make_invitation):
     invitation, _ = make_invitation(
         opened_at=utcnow(), candidate_name="Zed Unique", candidate_email="zed@unique.test"
