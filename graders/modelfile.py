@@ -25,6 +25,7 @@ import hashlib
 import json
 import math
 import stat
+import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,9 +133,43 @@ def _asset_entries(data: bytes, name: str) -> int:
     return math.ceil(len(data) / 4)
 
 
+def _directory_fits(path: Path) -> None:
+    """Refuse an archive whose central directory is too big before ``zipfile`` reads it all:
+    millions of entries would cost the host gigabytes of ``ZipInfo`` objects."""
+    with path.open("rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - (22 + 65535)))  # the end record, after a comment of up to 64 KiB
+        tail = f.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        return  # not a zip: ZipFile says so
+    entries, directory_bytes = struct.unpack("<HL", tail[at + 10 : at + 16])
+    if entries > MAX_ENTRIES or directory_bytes > MAX_ENTRIES * 1024:
+        raise ModelRejected(
+            f"the saved model holds {entries:,} files ({directory_bytes:,} bytes of directory); "
+            f"at most {MAX_ENTRIES}"
+        )
+
+
 def inspect(path: Path) -> Carried:
-    """Measure what the ``.keras`` file at ``path`` carries; ``ModelRejected`` if it breaks a rule."""
+    """Measure what the ``.keras`` file at ``path`` carries; ``ModelRejected`` if it breaks a rule.
+
+    The file is the candidate's: any other exception while reading it (a corrupt deflate
+    stream raises ``zlib.error``) is ``load_failed``, never the platform's failure.
+    """
     try:
+        return _inspect(path)
+    except ModelRejected:
+        raise
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"[:200]
+        raise ModelRejected(f"the saved model cannot be read ({reason})", "load_failed") from None
+
+
+def _inspect(path: Path) -> Carried:
+    try:
+        _directory_fits(path)
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise ModelRejected(

@@ -185,3 +185,23 @@ def test_large_asset_vocabularies_are_flagged_within_budget():
 
     assert [f["kind"] for f in flags] == ["budget"] and "40,000 entries" in flags[0]["message"]
     assert carried_flags(carried, 3_000_000) == []
+
+
+def test_an_archive_of_too_many_files_is_refused_from_its_end_record(tmp_path):
+    path = archive(tmp_path, HONEST, {f"assets/{i}.txt": b"" for i in range(300)})
+
+    with pytest.raises(ModelRejected, match="holds 303 files"):
+        inspect(path)
+
+
+def test_a_corrupt_compressed_asset_is_the_candidates_failure(tmp_path):
+    path = archive(tmp_path, HONEST, {"assets/vocab.txt": b"word\n" * 2000})
+    data = bytearray(path.read_bytes())
+    start = data.index(b"assets/vocab.txt") + len("assets/vocab.txt")
+    data[start + 10 : start + 40] = b"\xff" * 30  # inside its deflate stream
+    path.write_bytes(bytes(data))
+
+    with pytest.raises(ModelRejected) as info:
+        inspect(path)
+
+    assert info.value.code in ("load_failed", "unsafe_model")
