@@ -412,12 +412,16 @@ def _note_phase(report: Report, phase_run: PhaseRun, phase: str) -> None:
     if run.peak_memory_mb is not None:
         rec[f"{phase}_peak_memory_mb"] = round(run.peak_memory_mb, 1)
     # Where the platform predicts, the predict sandbox runs no candidate code: its count of
-    # the weights it loaded is the platform's. The train phase's count is never used.
-    if phase == "predict" and result.get("param_count") is not None:
-        rec["param_count"] = result["param_count"]
+    # the weights it loaded is the platform's. The train phase's is a claim, used only when
+    # the predict phase gave none (a challenge whose candidate predicts may leave it out).
     # Written by the harness from inside the candidate's process: shown as claims, never
     # used for a decision (time inside the candidate's code, the sandbox's library versions).
     claims = rec.setdefault(CLAIMS, {})
+    if result.get("param_count") is not None:
+        if phase == "predict":
+            rec["param_count"] = result["param_count"]
+        else:
+            claims["param_count"] = result["param_count"]
     if result.get(f"{phase}_seconds") is not None:
         claims[f"{phase}_code_seconds"] = result[f"{phase}_seconds"]
     if result.get("versions"):
@@ -430,7 +434,7 @@ def _note_carried(report: Report, carried: Carried, challenge: Challenge) -> Non
     carry (``graders.modelfile``); a model that keeps unusually much outside its weights is
     flagged for the reviewer even within budget."""
     rec = report.reproducibility
-    weights = rec.pop("param_count", None)
+    weights = rec.pop("param_count", rec.get(CLAIMS, {}).get("param_count"))
     rec.update(
         weights=weights,
         config_numbers=carried.config_numbers,

@@ -32,7 +32,7 @@ HISTORY_MAX_BYTES = 1024 * 1024
 HISTORY_MAX_KEYS = 32
 HISTORY_MAX_EPOCHS = 1000
 #: A metric name as Keras writes it (``loss``, ``val_sparse_categorical_accuracy``, ``auc_1``);
-#: a series named otherwise is left out of the history (counted in a warning).
+#: a series (or a progress event's metric) named otherwise is left out.
 METRIC_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
 #: Beyond every honest count, within a float's exact integers.
 COUNT_MAX = 10**12
