@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sandbox import harness
+
 MAX_ENTRIES = 256
 CONFIG_MAX_BYTES = 256 * 1024
 ASSETS_MAX_BYTES = 2 * 1024 * 1024
@@ -152,14 +154,16 @@ def _directory_fits(path: Path) -> None:
         )
 
 
-def inspect(path: Path) -> Carried:
+def inspect(path: Path, standard_only: bool = True) -> Carried:
     """Measure what the ``.keras`` file at ``path`` carries; ``ModelRejected`` if it breaks a rule.
 
-    The file is the candidate's: any other exception while reading it (a corrupt deflate
-    stream raises ``zlib.error``) is ``load_failed``, never the platform's failure.
+    ``standard_only``: the platform loads the model (``contract.predict = "platform"``), so a
+    model that needs code of its own (a custom layer, a Lambda) is refused first, with the
+    harness's own message. The file is the candidate's: any other exception while reading it
+    (a corrupt deflate stream raises ``zlib.error``) is ``load_failed``, never the platform's.
     """
     try:
-        return _inspect(path)
+        return _inspect(path, standard_only)
     except ModelRejected:
         raise
     except Exception as exc:
@@ -167,7 +171,7 @@ def inspect(path: Path) -> Carried:
         raise ModelRejected(f"the saved model cannot be read ({reason})", "load_failed") from None
 
 
-def _inspect(path: Path) -> Carried:
+def _inspect(path: Path, standard_only: bool) -> Carried:
     try:
         _directory_fits(path)
         archive = zipfile.ZipFile(path)
@@ -195,6 +199,8 @@ def _inspect(path: Path) -> Carried:
             ) from None
         except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
             raise ModelRejected(f"the saved model cannot be read ({exc})", "load_failed") from None
+        if standard_only and (needed := harness.custom_objects_message(config)):
+            raise ModelRejected(needed)  # the more telling refusal, where it applies
         numbers, largest = config_numbers(config)
         seen, entries, total = set(), 0, 0
         for info in infos:

@@ -247,14 +247,19 @@ class _HiddenInputs:
 
 
 def _predict(
-    early: EarlyPhase, trained: PhaseRun, cancel, disk_mb: int, hidden: _HiddenInputs
+    early: EarlyPhase,
+    trained: PhaseRun,
+    cancel,
+    disk_mb: int,
+    hidden: _HiddenInputs,
+    standard_only: bool,
 ) -> tuple[PhaseRun, int, Carried]:
     """Hand the trained model over and run the predict phase; also the model file's size
     and what it carries besides weights (measured here, before any sandbox loads it)."""
     source = trained.out / "model.keras"
     try:
         size = regular_file(source, "the saved model (model.keras)", disk_mb * 2**20)
-        carried = inspect(source)
+        carried = inspect(source, standard_only)
     except (OutputRejected, ModelRejected) as exc:
         raise PhaseFailed(exc.code, f"after training: {exc}") from None
     hidden.wait()  # the test inputs and their shadow are in place before the go
@@ -349,7 +354,10 @@ def grade_once(
             report.history = _readback(read_history, trained.out)
             phase = "predict"
             disk_mb = phase_limits(challenge, "train", dataset.tier, options).disk_mb
-            predicted, model_bytes, carried = _predict(early, trained, cancel, disk_mb, hidden)
+            platform_loads = challenge.spec.contract.predict != "candidate"
+            predicted, model_bytes, carried = _predict(
+                early, trained, cancel, disk_mb, hidden, platform_loads
+            )
             report.reproducibility["model_kb"] = math.ceil(model_bytes / 1024)
             _note_phase(report, predicted, "predict")
             _note_carried(report, carried, challenge)

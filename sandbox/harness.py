@@ -543,6 +543,19 @@ def custom_objects(config) -> list[str]:
     return found
 
 
+def custom_objects_message(config) -> str | None:
+    """Why a model with this config cannot load where the platform predicts, or None."""
+    needed = sorted(set(custom_objects(config)))
+    if not needed:
+        return None
+    return (
+        "the saved model needs code of its own to load ("
+        + ", ".join(needed[:10])
+        + "); in this challenge the platform loads the model with Keras safe_mode and "
+        "standard layers only: use built-in layers and options (see the statement)"
+    )
+
+
 def saved_config(path: str) -> dict | None:
     """The model config stored in a ``.keras`` zip (None when it cannot be read)."""
     import zipfile
@@ -563,15 +576,9 @@ def load_standard_model(path: str):
     """
     import keras
 
-    needed = sorted(set(custom_objects(saved_config(path))))
+    needed = custom_objects_message(saved_config(path))
     if needed:
-        raise HarnessError(
-            "unsafe_model",
-            "the saved model needs code of its own to load ("
-            + ", ".join(needed[:10])
-            + "); in this challenge the platform loads the model with Keras safe_mode and "
-            "standard layers only: use built-in layers and options (see the statement)",
-        )
+        raise HarnessError("unsafe_model", needed)
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:

@@ -205,3 +205,18 @@ def test_a_corrupt_compressed_asset_is_the_candidates_failure(tmp_path):
         inspect(path)
 
     assert info.value.code in ("load_failed", "unsafe_model")
+
+
+def test_a_custom_layer_is_refused_by_name_where_the_platform_loads_the_model(tmp_path):
+    custom = {
+        "module": "solution",
+        "class_name": "Lookup",
+        "config": {"name": "lookup", "labels": list(range(1000))},
+        "registered_name": "replay>Lookup",
+    }
+    path = archive(tmp_path, sequential(custom))
+
+    with pytest.raises(ModelRejected, match=r"needs code of its own to load \(replay>Lookup\)"):
+        inspect(path)
+    with pytest.raises(ModelRejected, match="'lookup' \\(Lookup\\) keeps an array of 1,000"):
+        inspect(path, standard_only=False)  # the candidate's predict() loads it: still data
