@@ -61,7 +61,12 @@ def graded_report(accuracy_errors: int = 10, history: bool = True) -> Report:
         history={"loss": [1.0, 0.5, 0.3], "accuracy": [0.7, 0.9, 0.95]} if history else {},
         warnings=["dropped 1 line of %magic"],
         logs={"train stdout": HOSTILE_LOG, "train stderr": ""},
-        reproducibility={"backend": "bwrap", "train_wall_seconds": 12.5, "seed": 1},
+        reproducibility={
+            "backend": "bwrap",
+            "train_wall_seconds": 12.5,
+            "seed": 1,
+            "reported_by_sandbox": {"train_code_seconds": 287.0},
+        },
     )
 
 
@@ -293,6 +298,15 @@ def test_report_page_highlights_code_and_escapes_candidate_text(client, world, l
     assert "\x1b" not in body and "<b>bold</b>" not in body
     assert "dropped 1 line of %magic" in body
     assert "bwrap" in body and "train_wall_seconds" in body
+
+
+def test_curves_and_the_sandboxs_figures_read_as_the_candidates_report(client, world, login):
+    login(client, world["people"]["owner"])
+    body = client.get(f"/review/submissions/{world['sub']}").get_data(as_text=True)
+    assert "as reported by the candidate's code" in body  # the curves' caption
+    claims = body.index("As reported by the candidate's code")
+    assert body.index("train_wall_seconds") < claims < body.index("train_code_seconds")
+    assert "never used for the verdict" in body
 
 
 def test_failed_report_says_what_failed(client, world, login):
