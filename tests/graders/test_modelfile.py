@@ -220,3 +220,15 @@ def test_a_custom_layer_is_refused_by_name_where_the_platform_loads_the_model(tm
         inspect(path)
     with pytest.raises(ModelRejected, match="'lookup' \\(Lookup\\) keeps an array of 1,000"):
         inspect(path, standard_only=False)  # the candidate's predict() loads it: still data
+
+
+def test_a_pass_with_a_budget_flag_reads_as_flagged_for_review(tmp_path):
+    from graders.report import Report, Verdict
+    from graders.verdicts import of_report
+
+    layers = [layer("Rescaling", f"r{i}", scale=1.0, offset=[0.5] * 60) for i in range(40)]
+    flags = carried_flags(inspect(archive(tmp_path, sequential(*layers))), 300_000)
+    report = Report("c", "t", "mnist", "sample", "graded", verdict=Verdict(True, []), flags=flags)
+
+    assert of_report(report).key == "passed_flagged"
+    assert of_report(report).reasons == ("budget",)
