@@ -40,8 +40,8 @@ def notebook_output_bytes(data: bytes) -> int:
     """How many bytes of a notebook are its cells' outputs (0 if it is not a readable
     notebook): what "clear the outputs" would save."""
     try:
-        notebook = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        notebook = json.loads(data.decode("utf-8-sig"))  # a byte-order mark is no JSON
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return 0
     cells = notebook.get("cells") if isinstance(notebook, dict) else None
     total = 0
