@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from graders.submissions import check_submission
+from graders.theory import load_bank
 from server import invitations
 from server.assessments import grading_options
 from server.models import Invitation, Submission, TheoryAnswer, utcnow
@@ -180,7 +181,12 @@ def save_answer(
     submit: bool = False,
     now: datetime | None = None,
 ) -> TheoryAnswer:
-    """Save a draft (or the submitted answer) of one theory question."""
+    """Save a draft of one theory question's answer, or submit it.
+
+    Submitting makes the answer final and opens the question's concept checks
+    (:mod:`server.concept_checks`), so a submitted answer is never changed again (the checks'
+    options must not be read before the answer is written); an empty answer is not submitted.
+    """
     now = now or utcnow()
     if question_id not in invitation.assessment.theory_question_ids:
         raise CandidateError("unknown_question", "This assessment has no such question.")
@@ -198,6 +204,17 @@ def save_answer(
             "you the explanations.",
         )
     answer = answers_by_question(invitation).get(question_id)
+    if answer is not None and answer.submitted_at is not None:
+        raise CandidateError(
+            "answer_final",
+            "You submitted this answer: it is final, and its concept checks are open.",
+        )
+    if submit and not text.strip():
+        raise CandidateError(
+            "empty_answer",
+            "Write your answer before you submit it (a line saying what you do not know "
+            "is an answer too).",
+        )
     if answer is None:
         answer = TheoryAnswer(invitation_id=invitation.id, question_id=question_id)
         invitation.answers.append(answer)
@@ -288,12 +305,14 @@ def explanations_state(invitation: Invitation, now: datetime | None = None) -> s
     """Whether the candidate may read the theory explanations now, and if not, why.
 
     ``open``; ``off`` (the recruiter did not allow it); ``no_questions``; ``not_started``;
-    ``not_yet`` (answers can still change); ``nothing_submitted`` (the time is over and no
-    answer was submitted). "After they submit" means: every theory question
-    of the assessment has a submitted answer, or the time is over and at least one was
-    submitted. Drafts alone do not count: reviewers never see drafts, so a candidate who
-    submitted nothing has handed nothing in. While the page is open the answers are final
-    (``save_answer`` refuses), so nobody rewrites an answer with the reference beside it.
+    ``not_yet`` (answers or picks can still change); ``nothing_submitted`` (the time is over
+    and no answer was submitted). "After they submit" means: every theory question of the
+    assessment has a submitted answer and submitted concept checks (a question without checks
+    needs none), or the time is over and at least one answer was submitted. Drafts alone do
+    not count: reviewers never see drafts, so a candidate who submitted nothing has handed
+    nothing in. While the page is open everything is final (``save_answer`` and
+    ``concept_checks.save`` refuse), so nobody changes an answer or a pick with the
+    reference and the correct options beside it.
     """
     assessment = invitation.assessment
     if not assessment.show_explanations_to_candidate:
@@ -304,11 +323,19 @@ def explanations_state(invitation: Invitation, now: datetime | None = None) -> s
         return "not_started"
     submitted = {a.question_id for a in invitation.answers if a.submitted_at is not None}
     asked = set(assessment.theory_question_ids)
-    if asked <= submitted:
+    if asked <= submitted and all(checks_final_by_candidate(invitation, qid) for qid in asked):
         return "open"
     if invitations.accepting(invitation, now or utcnow()):
         return "not_yet"
     return "open" if submitted & asked else "nothing_submitted"
+
+
+def checks_final_by_candidate(invitation: Invitation, question_id: str) -> bool:
+    """The candidate submitted this question's concept checks, or it has none to submit."""
+    answer = answers_by_question(invitation).get(question_id)
+    if answer is not None and answer.checks_submitted_at is not None:
+        return True
+    return not load_bank().get(question_id).checks
 
 
 # -- the status page ---------------------------------------------------------------------------

@@ -3,8 +3,14 @@
 The rules (option order, what is stored, how a pick scores) are in
 :mod:`graders.theory.checks`; this module reads and writes the picks
 (:class:`~server.models.ConceptCheckAnswer`) and shapes them for the pages, the exports
-and the API. Picks follow the open answers' rules: saved as the candidate clicks, changeable
-while the assessment accepts work, and final once the explanations are open.
+and the API.
+
+A question's checks stay hidden (not on the page, refused by :func:`save`) until the
+candidate's written answer to it is submitted, which makes that answer final: the options,
+the correct one among them, are never read before the answer is written. From then on a pick
+is saved as the candidate clicks and can change until they submit the question's checks
+(``TheoryAnswer.checks_submitted_at``); when the time ends (the clock, "Finish", a revoked
+link) whatever was picked is final as it stands.
 """
 
 from __future__ import annotations
@@ -20,8 +26,8 @@ from graders.theory import Question, load_bank
 from graders.theory.bank import CheckOption, ConceptCheck
 from graders.theory.checks import ChecksScore, ChecksTotal, choice_at, option_order, score_checks
 from server import invitations
-from server.candidates import CandidateError, explanations_state
-from server.models import ConceptCheckAnswer, Invitation, utcnow
+from server.candidates import CandidateError, answers_by_question, explanations_state
+from server.models import ConceptCheckAnswer, Invitation, TheoryAnswer, utcnow
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,31 @@ def choices(invitation: Invitation) -> dict[str, dict[str, str]]:
     return found
 
 
+def is_open(invitation: Invitation, question_id: str) -> bool:
+    """The written answer to the question is submitted: its checks may be shown."""
+    answer = answers_by_question(invitation).get(question_id)
+    return answer is not None and answer.submitted_at is not None
+
+
+def is_final(invitation: Invitation, question_id: str, now: datetime | None = None) -> bool:
+    """The picks of the question can no longer change: submitted, or the time is over."""
+    answer = answers_by_question(invitation).get(question_id)
+    if answer is not None and answer.checks_submitted_at is not None:
+        return True
+    return not invitations.accepting(invitation, now or utcnow())
+
+
+def for_work_page(invitation: Invitation, question: Question) -> list[ShownCheck]:
+    """What the candidate's page may show of the question's checks: nothing until the
+    written answer is submitted (:func:`is_open`), then :func:`shown`."""
+    return shown(invitation, question) if is_open(invitation, question.id) else []
+
+
 def shown(invitation: Invitation, question: Question) -> list[ShownCheck]:
-    """The checks of ``question`` in the order and with the options this candidate sees."""
+    """The checks of ``question`` in the order and with the options this candidate sees.
+
+    Every check, whatever the state: the candidate's page goes through
+    :func:`for_work_page`; the explanations and the reviewers' pages use this directly."""
     picked = choices(invitation).get(question.id, {})
     result = []
     for check in question.checks:
@@ -64,13 +93,16 @@ def save(
     question_id: str,
     positions: dict[str, str],
     *,
+    submit: bool = False,
     now: datetime | None = None,
 ) -> list[ConceptCheckAnswer]:
-    """Store the options picked at ``positions`` (check id -> position as posted).
+    """Store the options picked at ``positions`` (check id -> position as posted); with
+    ``submit``, also make the question's picks final (checks left unpicked score nothing).
 
-    Refused like an open answer: unknown question, time over, or answers final. A check id
-    the question does not have or a position that is not one of its options is refused too,
-    and nothing of the request is stored then.
+    Refused, with nothing of the request stored: an unknown question; time over; the
+    written answer not submitted yet (``answer_not_submitted``: the checks are not open);
+    the question's checks already submitted (``checks_final``); answers final; a check id
+    the question does not have or a position that is not one of its options.
     """
     now = now or utcnow()
     if question_id not in invitation.assessment.theory_question_ids:
@@ -78,6 +110,16 @@ def save(
     if not invitations.accepting(invitation, now):
         raise CandidateError(
             "time_over", "Your time for this assessment is over; nothing more is accepted."
+        )
+    answer: TheoryAnswer | None = answers_by_question(invitation).get(question_id)
+    if answer is None or answer.submitted_at is None:
+        raise CandidateError(
+            "answer_not_submitted",
+            "Submit your written answer to this question first: its concept checks open then.",
+        )
+    if answer.checks_submitted_at is not None:
+        raise CandidateError(
+            "checks_final", "You submitted the concept checks of this question: they are final."
         )
     if explanations_state(invitation, now) == "open":
         raise CandidateError(
@@ -106,6 +148,8 @@ def save(
             row = _insert(session, invitation, question_id, check_id, choice, now)
         row.choice, row.seed, row.answered_at = choice, invitation.check_seed, now
         saved.append(row)
+    if submit:
+        answer.checks_submitted_at = now
     session.flush()
     return saved
 

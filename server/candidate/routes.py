@@ -126,7 +126,9 @@ def work(invitation, token):
         upload_form=UploadForm(),
         answer_form=AnswerForm(),
         checks_form=ChecksForm(),
-        checks={q.id: concept_checks.shown(invitation, q) for q in questions},
+        # Only the questions whose written answer is submitted: the rest is not in the page.
+        checks={q.id: concept_checks.for_work_page(invitation, q) for q in questions},
+        checks_final={q.id: concept_checks.is_final(invitation, q.id, now) for q in questions},
         status_labels=STATUS_LABELS,
         explanations=candidates.explanations_state(invitation, now),
     )
@@ -206,6 +208,17 @@ def _message(exc: candidates.CandidateError) -> str:
         "deadline_passed": _(
             "The deadline of this assessment has passed: it can no longer be started."
         ),
+        "answer_final": _(
+            "You submitted this answer: it is final, and its concept checks are open."
+        ),
+        "empty_answer": _(
+            "Write your answer before you submit it (a line saying what you do not know "
+            "is an answer too)."
+        ),
+        "answer_not_submitted": _(
+            "Submit your written answer to this question first: its concept checks open then."
+        ),
+        "checks_final": _("You submitted the concept checks of this question: they are final."),
         "answers_final": _(
             "Your answers are final: you submitted every one, and this assessment now shows "
             "you the explanations."
@@ -286,6 +299,9 @@ def save_answer(invitation, token, question_id):
     db().commit()
     if request.headers.get("HX-Request"):
         return render_template("candidate/_saved.html", answer=answer)
+    if submit and load_bank().get(question_id).checks:
+        flash(_("Answer submitted. Its concept checks are open below it."), "ok")
+        return redirect(url_for("candidate.work", token=token) + f"#checks-{question_id}")
     flash(_("Answer submitted.") if submit else _("Draft saved."), "ok")
     return redirect(url_for("candidate.work", token=token) + f"#q-{question_id}")
 
@@ -294,8 +310,11 @@ def save_answer(invitation, token, question_id):
 @with_invitation
 @started_only
 def save_checks(invitation, token, question_id):
-    """Store the options picked in one question's concept checks (htmx on each pick)."""
+    """Store the options picked in one question's concept checks (htmx on each pick), or
+    submit them (``final=1``). Refused with 409, nothing stored, before the question's
+    written answer is submitted (``concept_checks.save``)."""
     htmx = bool(request.headers.get("HX-Request"))
+    submit = request.form.get("final") == "1"
     if not ChecksForm().validate_on_submit():
         return render_template(
             "candidate/_checks_saved.html", error=_("Not saved: reload the page and try again.")
@@ -306,17 +325,25 @@ def save_checks(invitation, token, question_id):
         if key.startswith("check-")
     }
     try:
-        concept_checks.save(db(), invitation, question_id, positions)
+        concept_checks.save(db(), invitation, question_id, positions, submit=submit)
     except candidates.CandidateError as exc:
         db().rollback()
         if htmx:
             return render_template("candidate/_checks_saved.html", error=_message(exc)), 409
+        # Without script too: the work page with the reason on top, as a 409 (nothing stored).
         flash(_message(exc), "error")
-        return redirect(url_for("candidate.work", token=token) + f"#checks-{question_id}")
+        return work.__wrapped__(invitation, token), 409
     db().commit()
-    if htmx:
+    if htmx and not submit:
         return render_template("candidate/_checks_saved.html", when=utcnow())
-    flash(_("Choices saved."), "ok")
+    if htmx:  # a submit the page sent by script: reload it, the checks now read as final
+        response = current_app.response_class(status=204)
+        response.headers["HX-Redirect"] = url_for("candidate.work", token=token)
+        return response
+    flash(
+        _("Concept checks submitted: your choices are final.") if submit else _("Choices saved."),
+        "ok",
+    )
     return redirect(url_for("candidate.work", token=token) + f"#checks-{question_id}")
 
 

@@ -68,6 +68,9 @@ class TheoryAnswer(Base):
     #: The draft was submitted by the clock (time over or "Finish"), not by the candidate.
     submitted_by_clock: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The candidate submitted this question's concept checks: their picks are final. The
+    #: checks open only once the written answer is submitted (``submitted_at``).
+    checks_submitted_at: Mapped[datetime | None]
 
 
 class ConceptCheckAnswer(Base):

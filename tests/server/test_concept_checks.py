@@ -1,9 +1,12 @@
 """Concept checks: picked on the theory page, scored exactly, shown to reviewers, explained after.
 
-The candidate sees each check's options in an order of their own (a seed stored with their
-answers); a pick is saved as it is made and stored as the option's key, never its position;
-reviewers, exports and the API get the exact score apart from the written answers, and a
-wrong pick names the misconception it shows.
+A question's checks are not in the candidate's page, and no pick of them is stored, until
+their written answer to it is submitted (final): the options, the correct one among them, are
+never read before the answer is written. Then the candidate sees each check's options in an
+order of their own (a seed stored with their answers); a pick is saved as it is made and
+stored as the option's key, never its position, and is final once the question's checks are
+submitted or the time is over; reviewers, exports and the API get the exact score apart from
+the written answers, and a wrong pick names the misconception it shows.
 """
 
 from __future__ import annotations
@@ -66,6 +69,19 @@ def _pick(client, token, invitation, question_id, check_id, key, *, htmx=True):
     )
 
 
+def _submit_answer(client, token, question_id, text="My answer."):
+    return client.post(f"/c/{token}/theory/{question_id}", data={"text": text, "final": "1"})
+
+
+def _submit_checks(client, token, question_id, data=None, *, htmx=False):
+    headers = {"HX-Request": "true"} if htmx else {}
+    return client.post(
+        f"/c/{token}/theory/{question_id}/checks",
+        data={**(data or {}), "final": "1"},
+        headers=headers,
+    )
+
+
 def _shown_options(body: str, question_id: str, check_id: str) -> list[str]:
     """The option texts of one check on the work page, in page order."""
     start = body.index(f'id="check-{question_id}-{check_id}"')
@@ -76,29 +92,98 @@ def _shown_options(body: str, question_id: str, check_id: str) -> list[str]:
 # -- the theory page ---------------------------------------------------------------------------
 
 
-def test_every_check_is_on_the_page_with_its_options_in_the_candidates_order(client, world):
+def _every_check_text(question_id: str) -> list[str]:
+    question = load_bank().get(question_id)
+    return [
+        text
+        for check in question.checks
+        for text in (
+            check.prompt.en,
+            check.prompt.zh,
+            *(o.text.en for o in check.options),
+            *(o.text.zh for o in check.options),
+        )
+    ]
+
+
+def test_no_check_is_in_the_page_before_its_written_answer_is_submitted(client, db, world):
     invitation, token = world["people"]["alice"]
+    # Nothing written, then a draft: the checks are announced, never shown.
+    for step in ("nothing", "draft"):
+        if step == "draft":
+            client.post(
+                f"/c/{token}/theory/evaluation-metrics",
+                data={"text": "a draft"},
+                headers={"HX-Request": "true"},
+            )
+        for lang in ("en", "zh"):
+            client.post(f"/lang/{lang}", data={"next": "/"})
+            body = _body(client.get(f"/c/{token}/work"))
+            for qid in ASKED:
+                assert f'<form id="checks-{qid}"' not in body
+                assert not [text for text in _every_check_text(qid) if text in body], (step, qid)
+            assert 'name="check-' not in body and "/checks" not in body
+            assert (
+                "they open once you submit your written answer" in body
+                if lang == "en"
+                else "提交上方的书面回答后开放" in body
+            )
+        client.post("/lang/en", data={"next": "/"})
+        # No other way in: the explanations are closed and give none of them away.
+        closed = client.get(f"/c/{token}/explanations")
+        assert closed.status_code == 403
+        assert not [t for q in ASKED for t in _every_check_text(q) if t in _body(closed)]
+    assert db.query(TheoryAnswer).one().submitted_at is None
+
+
+def test_submitting_the_answer_opens_its_checks_in_the_candidates_order(client, db, world):
+    invitation, token = world["people"]["alice"]
+    response = _submit_answer(client, token, "evaluation-metrics", "Precision and recall.")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/c/{token}/work#checks-evaluation-metrics")
     body = _body(client.get(f"/c/{token}/work"))
-    bank = load_bank()
-    for qid in ASKED:
-        question = bank.get(qid)
-        assert f'id="checks-{qid}"' in body
-        for check in question.checks:
-            assert check.prompt.en in body
-            expected = [
-                option.text.en for option in option_order(invitation.check_seed, qid, check)
-            ]
-            assert _shown_options(body, qid, check.id) == expected
+    assert "Its concept checks are open below it." in body
+    question = load_bank().get("evaluation-metrics")
+    assert 'id="checks-evaluation-metrics"' in body
+    for check in question.checks:
+        assert check.prompt.en in body
+        expected = [
+            option.text.en
+            for option in option_order(invitation.check_seed, "evaluation-metrics", check)
+        ]
+        assert _shown_options(body, "evaluation-metrics", check.id) == expected
+    # The other question's answer is not submitted: its checks stay out of the page.
+    assert not [text for text in _every_check_text("class-imbalance") if text in body]
     # Nothing on the page tells which option is correct or which misconception a distractor is.
     assert 'value="correct"' not in body and "roc-precision-recall" not in body
-    assert "Concept checks" in body
-    # The explanations open with the last written answer: the candidate is told to pick first.
-    assert "Your choices become final with your written answers" in body
+    assert "Submit concept checks" in body and "Concept checks" in body
+    # The written answer is final now: no box to type in, no second submit, an edit refused.
+    form = body[body.index('id="q-evaluation-metrics"') : body.index('id="checks-evaluation')]
+    assert "disabled>Precision and recall.</textarea>" in form and "Submit answer" not in form
+    edit = client.post(
+        f"/c/{token}/theory/evaluation-metrics",
+        data={"text": "rewritten after reading the options"},
+        headers={"HX-Request": "true"},
+    )
+    assert edit.status_code == 409 and "it is final" in edit.get_data(as_text=True)
+    db.expire_all()
+    assert db.query(TheoryAnswer).one().text == "Precision and recall."
+
+
+def test_an_empty_answer_is_not_submitted_and_opens_nothing(client, db, world):
+    _invitation, token = world["people"]["alice"]
+    response = _submit_answer(client, token, "evaluation-metrics", "   ")
+    assert response.status_code == 409
+    assert "Write your answer before you submit it" in response.get_data(as_text=True)
+    assert db.query(TheoryAnswer).count() == 0
+    assert '<form id="checks-evaluation-metrics"' not in _body(client.get(f"/c/{token}/work"))
 
 
 def test_the_order_is_stable_across_reloads_and_differs_across_candidates(client, world):
     orders = {}
     for name, (_invitation, token) in world["people"].items():
+        for qid in ASKED:
+            _submit_answer(client, token, qid)
         first = _body(client.get(f"/c/{token}/work"))
         again = _body(client.get(f"/c/{token}/work"))
         orders[name] = [
@@ -118,17 +203,19 @@ def test_the_order_is_stable_across_reloads_and_differs_across_candidates(client
 
 def test_the_checks_are_in_chinese_for_a_chinese_candidate(client, world):
     _invitation, token = world["people"]["alice"]
+    _submit_answer(client, token, "evaluation-metrics")
     client.post("/lang/zh", data={"next": "/"})
     body = _body(client.get(f"/c/{token}/work"))
     check = load_bank().get("evaluation-metrics").check("roc-axes")
     assert check.prompt.zh in body and check.prompt.en not in body
     assert all(option.text.zh in body for option in check.options)
-    assert "概念检查" in body
+    assert "概念检查" in body and "提交概念检查" in body
 
 
 @pytest.mark.databases
 def test_a_pick_is_saved_as_its_key_and_shown_checked_after_a_reload(client, db, world):
     invitation, token = world["people"]["alice"]
+    _submit_answer(client, token, "evaluation-metrics")
     response = _pick(client, token, invitation, "evaluation-metrics", "roc-axes", CORRECT)
     assert response.status_code == 200
     assert "Choices saved at" in response.get_data(as_text=True)
@@ -154,6 +241,7 @@ def test_a_pick_is_saved_as_its_key_and_shown_checked_after_a_reload(client, db,
 
 def test_without_script_the_button_saves_and_returns_to_the_check(client, db, world):
     invitation, token = world["people"]["bob"]
+    _submit_answer(client, token, "class-imbalance")
     response = _pick(client, token, invitation, "class-imbalance", "trade-off", CORRECT, htmx=False)
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/c/{token}/work#checks-class-imbalance")
@@ -172,6 +260,7 @@ def test_without_script_the_button_saves_and_returns_to_the_check(client, db, wo
 )
 def test_a_bad_pick_is_refused_and_nothing_is_stored(client, db, world, question_id, data, message):
     _invitation, token = world["people"]["alice"]
+    _submit_answer(client, token, "evaluation-metrics")
     both = {"check-precision": "0", **data} if question_id == "evaluation-metrics" else data
     response = client.post(
         f"/c/{token}/theory/{question_id}/checks", data=both, headers={"HX-Request": "true"}
@@ -181,20 +270,120 @@ def test_a_bad_pick_is_refused_and_nothing_is_stored(client, db, world, question
     assert db.query(ConceptCheckAnswer).count() == 0
 
 
-def test_no_pick_after_the_time_is_over(client, db, world):
+@pytest.mark.databases
+@pytest.mark.parametrize("written", ["nothing", "draft"])
+@pytest.mark.parametrize("htmx", [True, False])
+@pytest.mark.parametrize("final", [False, True])
+def test_a_pick_before_the_written_answer_is_submitted_is_refused(
+    client, db, world, written, htmx, final
+):
     invitation, token = world["people"]["alice"]
+    if written == "draft":
+        client.post(f"/c/{token}/theory/evaluation-metrics", data={"text": "a draft"})
+    position = _position(invitation, "evaluation-metrics", "f1", CORRECT)
+    data = {"check-f1": str(position), **({"final": "1"} if final else {})}
+    response = client.post(
+        f"/c/{token}/theory/evaluation-metrics/checks",
+        data=data,
+        headers={"HX-Request": "true"} if htmx else {},
+    )
+    assert response.status_code == 409
+    body = _body(response)
+    assert "Submit your written answer to this question first" in body
+    # The refusal gives nothing of the checks away, not even without script (the whole page).
+    assert not [text for text in _every_check_text("evaluation-metrics") if text in body]
+    assert db.query(ConceptCheckAnswer).count() == 0
+    assert all(answer.checks_submitted_at is None for answer in db.query(TheoryAnswer))
+    # The service says the same to any caller.
+    with pytest.raises(concept_checks.CandidateError) as refused:
+        concept_checks.save(db, invitation, "evaluation-metrics", {"f1": str(position)})
+    assert refused.value.code == "answer_not_submitted"
+
+
+def test_submitting_the_checks_makes_the_picks_final(client, db, world):
+    invitation, token = world["people"]["alice"]
+    _submit_answer(client, token, "evaluation-metrics")
+    assert _pick(client, token, invitation, "evaluation-metrics", "f1", CORRECT).status_code == 200
+    # The submit carries the picks on the page (one changed in the same post), none for the rest.
+    roc = _position(invitation, "evaluation-metrics", "roc-axes", "roc-precision-recall")
+    response = _submit_checks(client, token, "evaluation-metrics", {"check-roc-axes": str(roc)})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("#checks-evaluation-metrics")
+    db.expire_all()
+    answer = db.query(TheoryAnswer).one()
+    assert answer.checks_submitted_at is not None
+    picks = {row.check_id: row.choice for row in db.query(ConceptCheckAnswer)}
+    assert picks == {"f1": CORRECT, "roc-axes": "roc-precision-recall"}
+    total = concept_checks.score(invitation)
+    assert (total.correct, total.answered, total.total) == (1, 2, 8)
+
+    late = _pick(client, token, invitation, "evaluation-metrics", "f1", "f1-arithmetic-mean")
+    assert late.status_code == 409 and "they are final" in late.get_data(as_text=True)
+    again = _submit_checks(client, token, "evaluation-metrics", {"check-f1": "0"}, htmx=True)
+    assert again.status_code == 409
+    db.expire_all()
+    assert {row.check_id: row.choice for row in db.query(ConceptCheckAnswer)} == picks
+
+    body = _body(client.get(f"/c/{token}/work"))
+    block = body[body.index('id="checks-evaluation-metrics"') :]
+    block = block[: block.index("</form>")]
+    assert "You submitted these checks at" in block and "Concept checks submitted" in body
+    assert "Submit concept checks" not in block and "Save choices" not in block
+    assert "hx-post" not in block
+    position = _position(invitation, "evaluation-metrics", "f1", CORRECT)
+    assert f'name="check-f1" value="{position}" checked disabled' in block
+    # One question's checks submitted, the other's answer not: the explanations stay closed.
+    assert client.get(f"/c/{token}/explanations").status_code == 403
+
+
+def test_a_submit_sent_by_script_reloads_the_page(client, db, world):
+    invitation, token = world["people"]["bob"]
+    _submit_answer(client, token, "class-imbalance")
+    position = _position(invitation, "class-imbalance", "trade-off", CORRECT)
+    response = _submit_checks(
+        client, token, "class-imbalance", {"check-trade-off": str(position)}, htmx=True
+    )
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"] == f"/c/{token}/work"
+    db.expire_all()
+    assert db.query(TheoryAnswer).one().checks_submitted_at is not None
+    assert db.query(ConceptCheckAnswer).one().choice == CORRECT
+
+
+def test_no_pick_after_the_time_is_over_and_the_picks_made_are_final(client, db, world):
+    invitation, token = world["people"]["alice"]
+    _submit_answer(client, token, "evaluation-metrics")
+    _pick(client, token, invitation, "evaluation-metrics", "f1", CORRECT)
     invitation.opened_at = utcnow() - timedelta(hours=5)
     db.commit()
-    response = _pick(client, token, invitation, "evaluation-metrics", "f1", CORRECT)
+    response = _pick(client, token, invitation, "evaluation-metrics", "f1", "f1-arithmetic-mean")
     assert response.status_code == 409 and "time" in response.get_data(as_text=True)
-    assert db.query(ConceptCheckAnswer).count() == 0
+    assert _submit_checks(client, token, "evaluation-metrics").status_code == 409
+    db.expire_all()
+    assert db.query(ConceptCheckAnswer).one().choice == CORRECT
+    # Never submitted, yet final: the pick made counts, the page shows it read-only.
+    assert concept_checks.is_final(invitation, "evaluation-metrics")
+    assert concept_checks.score(invitation).correct == 1
+    body = _body(client.get(f"/c/{token}/work"))
+    block = body[body.index('id="checks-evaluation-metrics"') :]
+    block = block[: block.index("</form>")]
+    assert "Your time is over: the choices you made are final." in block
+    assert "Submit concept checks" not in block and "disabled" in block
+    # The time is over with an answer submitted: the explanations open, the pick explained.
+    explained = _body(client.get(f"/c/{token}/explanations"))
+    assert "(your choice)" in explained
 
 
 def test_the_checks_are_final_once_the_explanations_are_open(client, db, world):
     invitation, token = world["people"]["alice"]
-    assert _pick(client, token, invitation, "evaluation-metrics", "f1", CORRECT).status_code == 200
     for qid in ASKED:
-        client.post(f"/c/{token}/theory/{qid}", data={"text": "my answer", "final": "1"})
+        _submit_answer(client, token, qid)
+    assert _pick(client, token, invitation, "evaluation-metrics", "f1", CORRECT).status_code == 200
+    # Every written answer submitted is not enough: the checks are still open to change.
+    assert client.get(f"/c/{token}/explanations").status_code == 403
+    for qid in ASKED:
+        assert _submit_checks(client, token, qid).status_code == 302
+    assert client.get(f"/c/{token}/explanations").status_code == 200
     late = _pick(client, token, invitation, "evaluation-metrics", "f1", "f1-arithmetic-mean")
     assert late.status_code == 409 and "final" in late.get_data(as_text=True)
     db.expire_all()
@@ -202,10 +391,12 @@ def test_the_checks_are_final_once_the_explanations_are_open(client, db, world):
     body = client.get(f"/c/{token}/work").get_data(as_text=True)
     assert 'name="check-f1"' in body and "Save choices" not in body
     assert re.search(r'name="check-f1" value="\d" (checked )?disabled', body)
+    assert "You submitted every answer and concept check" in body
 
 
 def test_the_checks_post_needs_the_csrf_token(app, client, db, world):
     invitation, token = world["people"]["alice"]
+    _submit_answer(client, token, "evaluation-metrics")
     app.config["WTF_CSRF_ENABLED"] = True
     response = _pick(client, token, invitation, "evaluation-metrics", "f1", CORRECT)
     assert response.status_code == 400
@@ -230,11 +421,13 @@ def test_the_checks_post_needs_the_csrf_token(app, client, db, world):
 
 def test_the_explanations_show_each_checks_correct_option_the_why_and_the_pick(client, db, world):
     invitation, token = world["people"]["alice"]
+    for qid in ASKED:
+        _submit_answer(client, token, qid)
     _pick(client, token, invitation, "evaluation-metrics", "roc-axes", "roc-precision-recall")
     _pick(client, token, invitation, "evaluation-metrics", "f1", CORRECT)
-    assert client.get(f"/c/{token}/explanations").status_code == 403  # not submitted yet
+    assert client.get(f"/c/{token}/explanations").status_code == 403  # checks not submitted
     for qid in ASKED:
-        client.post(f"/c/{token}/theory/{qid}", data={"text": "my answer", "final": "1"})
+        _submit_checks(client, token, qid)
     body = _body(client.get(f"/c/{token}/explanations"))
     bank = load_bank()
     for qid in ASKED:
@@ -263,9 +456,11 @@ def test_the_explanations_stay_closed_when_the_recruiter_did_not_allow_them(
 ):
     closed = make_assessment(owner=world["owner"], theory_question_ids=ASKED)
     invitation, token = make_invitation(assessment=closed, opened_at=utcnow())
+    for qid in ASKED:
+        _submit_answer(client, token, qid, "done")
     _pick(client, token, invitation, "evaluation-metrics", "f1", CORRECT)
     for qid in ASKED:
-        client.post(f"/c/{token}/theory/{qid}", data={"text": "done", "final": "1"})
+        _submit_checks(client, token, qid)
     response = client.get(f"/c/{token}/explanations")
     assert response.status_code == 403
     assert "harmonic mean" not in response.get_data(as_text=True)
@@ -278,19 +473,14 @@ def test_the_explanations_stay_closed_when_the_recruiter_did_not_allow_them(
 def answered(client, db, world):
     """Alice: 2 right, 1 wrong (ROC as precision against recall); Bob: nothing picked."""
     invitation, token = world["people"]["alice"]
+    _submit_answer(client, token, "evaluation-metrics", "Precision and recall.")
+    _submit_answer(client, token, "class-imbalance", "Resample the training split.")
     _pick(client, token, invitation, "evaluation-metrics", "roc-axes", "roc-precision-recall")
     _pick(client, token, invitation, "evaluation-metrics", "f1", CORRECT)
     _pick(client, token, invitation, "class-imbalance", "trade-off", CORRECT)
-    db.add(
-        TheoryAnswer(
-            invitation_id=invitation.id,
-            question_id="evaluation-metrics",
-            text="Precision and recall.",
-            submitted_at=utcnow(),
-            updated_at=utcnow(),
-        )
-    )
-    db.commit()
+    _submit_checks(client, token, "class-imbalance")
+    db.expire_all()
+    assert db.query(ConceptCheckAnswer).count() == 3
     return invitation
 
 
@@ -381,8 +571,10 @@ def test_the_service_scores_over_the_asked_questions_only(db, world, answered):
 
 
 def test_a_candidate_answers_the_checks_in_the_browser(live, db, world, tmp_path):
-    """Clicks save without a reload; a reload keeps the picks; Chinese reads in Chinese.
-    Screenshots go to ``ASSAY_SCREENSHOTS`` (``docs/screenshots`` to refresh the docs)."""
+    """Write, submit: only then do the checks appear; clicks save without a reload, a reload
+    keeps them, Chinese reads in Chinese; submitting the checks makes them read-only, and
+    once everything is submitted the explanations explain them. Screenshots go to
+    ``ASSAY_SCREENSHOTS`` (``docs/screenshots`` to refresh the docs)."""
     from playwright.sync_api import expect, sync_playwright
 
     invitation, token = world["people"]["carol"]
@@ -395,7 +587,25 @@ def test_a_candidate_answers_the_checks_in_the_browser(live, db, world, tmp_path
         browser = p.chromium.launch(executable_path=str(CHROMIUM))
         page = browser.new_page(viewport={"width": 1100, "height": 900})
         page.goto(f"{live}/c/{token}/work")
+        # Before the written answer: the checks are announced, none of their text is there.
+        expect(page.locator("#checks-evaluation-metrics")).to_contain_text(
+            "they open once you submit your written answer"
+        )
+        expect(page.locator("fieldset.check")).to_have_count(0)
+        assert roc.prompt.en not in page.content() and wrong not in page.content()
+
+        answer = page.locator("#q-evaluation-metrics")
+        answer.locator("textarea").fill("Precision is TP over predicted positives.")
+        expect(answer.locator(".saved")).to_contain_text("Draft saved at")
+        expect(page.locator("fieldset.check")).to_have_count(0)
+        answer.get_by_role("button", name="Submit answer").click()
+        page.wait_for_load_state()
+        expect(page.locator(".flash.ok")).to_contain_text("Its concept checks are open")
+        expect(answer.locator("textarea")).to_be_disabled()
         fieldset = page.locator("#check-evaluation-metrics-roc-axes")
+        expect(fieldset).to_be_visible()
+        expect(page.locator("#checks-class-imbalance fieldset")).to_have_count(0)
+
         fieldset.get_by_label(wrong).check()
         form = page.locator("#checks-evaluation-metrics")
         expect(form.locator(".checks-saved")).to_contain_text("Choices saved at")
@@ -415,12 +625,23 @@ def test_a_candidate_answers_the_checks_in_the_browser(live, db, world, tmp_path
         expect(fieldset.get_by_label(roc.correct_option.text.zh)).to_be_checked()
         page.click("header button.link:has-text('English')")
 
-        # Submitting every written answer opens the explanations, with the checks explained.
-        for qid in ASKED:
-            form = page.locator(f"#q-{qid}")
-            form.locator("textarea").fill("My answer.")
-            form.get_by_role("button", name="Submit answer").click()
-            page.wait_for_load_state()
+        page.locator("#checks-evaluation-metrics").get_by_role(
+            "button", name="Submit concept checks"
+        ).click()
+        page.wait_for_load_state()
+        expect(page.locator(".flash.ok")).to_contain_text("your choices are final")
+        expect(fieldset.get_by_label(roc.correct_option.text.en)).to_be_disabled()
+        expect(fieldset.get_by_label(roc.correct_option.text.en)).to_be_checked()
+
+        # The other question: written, submitted, its checks submitted without a pick.
+        other = page.locator("#q-class-imbalance")
+        other.locator("textarea").fill("Resample the training split only.")
+        other.get_by_role("button", name="Submit answer").click()
+        page.wait_for_load_state()
+        page.locator("#checks-class-imbalance").get_by_role(
+            "button", name="Submit concept checks"
+        ).click()
+        page.wait_for_load_state()
         page.click("text=Read the explanations of the theory questions")
         explained = page.locator("#check-evaluation-metrics-f1")
         expect(explained.locator("li.correct")).to_contain_text("(correct)")
@@ -431,6 +652,8 @@ def test_a_candidate_answers_the_checks_in_the_browser(live, db, world, tmp_path
     db.expire_all()
     picks = {row.check_id: row.choice for row in db.query(ConceptCheckAnswer)}
     assert picks == {"roc-axes": CORRECT, "f1": "f1-arithmetic-mean"}
+    submitted = {a.question_id: a.checks_submitted_at for a in db.query(TheoryAnswer)}
+    assert set(submitted) == set(ASKED) and all(submitted.values())
 
 
 @pytest.mark.databases
@@ -438,6 +661,16 @@ def test_a_pick_racing_another_tab_updates_the_row_it_lost_to(db, world):
     """Two tabs insert the same check's first pick: the second one's insert fails on the
     unique constraint inside a savepoint, and its pick lands on the row the first one wrote."""
     invitation, _token = world["people"]["alice"]
+    db.add(
+        TheoryAnswer(
+            invitation_id=invitation.id,
+            question_id="evaluation-metrics",
+            text="Precision and recall.",
+            submitted_at=utcnow(),
+            updated_at=utcnow(),
+        )
+    )
+    db.commit()
     assert invitation.check_answers == []  # loaded before the other tab's row exists
     db.execute(
         sa.insert(ConceptCheckAnswer).values(
