@@ -365,6 +365,12 @@ def test_theory_draft_saved_by_htmx_then_submitted(client, db, make_invitation):
     client.post(url, data={"text": "Final answer", "final": "1"})
     db.refresh(answer)
     assert answer.text == "Final answer" and answer.submitted_at is not None
+    # Submitted is final: it opened the question's concept checks, so no later edit lands.
+    for data in ({"text": "Changed"}, {"text": "Changed", "final": "1"}):
+        refused = client.post(url, data=data, headers={"HX-Request": "true"})
+        assert refused.status_code == 409 and "it is final" in refused.get_data(as_text=True)
+    db.refresh(answer)
+    assert answer.text == "Final answer"
     assert (
         client.post(f"/c/{token}/theory/not-in-this-assessment", data={"text": "x"}).status_code
         == 409

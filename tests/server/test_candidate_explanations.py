@@ -31,6 +31,8 @@ def _answer(db, invitation, question_id, text, *, submitted=True):
             question_id=question_id,
             text=text,
             submitted_at=now if submitted else None,
+            # Submitted with its concept checks (an answer alone leaves them open to pick).
+            checks_submitted_at=now if submitted else None,
             updated_at=now,
         )
     )
@@ -93,7 +95,7 @@ def _title(qid: str, lang: str = "en") -> str:
 #: link -> (status, what the page holds); every page is checked against everyone else's text.
 OUTCOME = {
     "alice": (200, ["answer of alice to class-imbalance", _reference("class-imbalance")]),
-    "bob": (403, ["Not yet", "submitted an answer to every question"]),
+    "bob": (403, ["Not yet", "submitted an answer and the concept checks of every question"]),
     "carol": (200, ["answer of carol to feasibility", _reference("feasibility")]),
     "dave": (403, ["has not made the explanations"]),
     "expired": (410, ["expired"]),
@@ -181,7 +183,7 @@ def test_own_answer_beside_each_explanation_and_a_draft_said_to_be_one(client, d
 def test_the_last_submit_opens_the_page_and_makes_the_answers_final(client, db, world):
     token = world["links"]["bob"]
     work = client.get(f"/c/{token}/work").get_data(as_text=True)
-    assert "once you have submitted an answer to every one" in work
+    assert "once you have submitted every answer and its concept checks" in work
     assert f"/c/{token}/explanations" not in work
     assert client.get(f"/c/{token}/explanations").status_code == 403
 
@@ -189,10 +191,16 @@ def test_the_last_submit_opens_the_page_and_makes_the_answers_final(client, db, 
         f"/c/{token}/theory/evaluation-metrics", data={"text": "precision and recall", "final": "1"}
     )
     assert response.status_code == 302
+    # The last answer is in, its concept checks are not: still closed (they would show the
+    # correct options while the candidate can pick).
+    assert client.get(f"/c/{token}/explanations").status_code == 403
+    response = client.post(f"/c/{token}/theory/evaluation-metrics/checks", data={"final": "1"})
+    assert response.status_code == 302
     assert client.get(f"/c/{token}/explanations").status_code == 200
     work = client.get(f"/c/{token}/work").get_data(as_text=True)
     assert f'href="/c/{token}/explanations"' in work
     assert "they are final now" in work and "Submit answer" not in work
+    assert "Submit concept checks" not in work
     assert work.count("disabled") >= len(ASKED)
 
     edit = client.post(
@@ -224,7 +232,7 @@ def test_the_recruiters_setting_off_hides_it(client, db, world):
     page = client.get(f"/c/{token}/explanations")
     assert page.status_code == 403
     work = client.get(f"/c/{token}/work").get_data(as_text=True)
-    assert "/explanations" not in work and "you may change it until your time is over" in work
+    assert "/explanations" not in work and "submit it only when you are done with it" in work
     world["c"].show_explanations_to_candidate = True
     db.commit()
     assert client.get(f"/c/{token}/explanations").status_code == 200
