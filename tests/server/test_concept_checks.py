@@ -711,3 +711,50 @@ def test_the_reviewers_bank_page_lists_every_check_with_its_misconceptions(clien
     body = _body(client.get("/review/theory"))
     check = bank.get("training-speed").check("mixed-precision")
     assert check.prompt.zh in body and check.why.zh.strip()[:30] in body
+
+
+# -- the migration -------------------------------------------------------------------------------
+
+
+def test_the_migration_marks_the_checks_of_answers_already_submitted(tmp_path):
+    """Before 0018 the picks became final with the last written answer: an answer already
+    submitted keeps its checks final (submitted with it), a draft's stay open; down removes
+    the column again."""
+    import sqlite3
+
+    from alembic import command
+
+    from server.migrate import alembic_config, upgrade
+
+    path = tmp_path / "assay.db"
+    url = f"sqlite:///{path}"
+    upgrade(url, tmp_path, revision="0011_concept_checks")
+    with sqlite3.connect(path) as conn:
+        at = "'2026-12-05 10:00:00'"
+        conn.execute(
+            "INSERT INTO users (id, email, name, password_hash, role, active, created_at)"
+            f" VALUES (1, 'r@example.test', 'R', 'x', 'recruiter', 1, {at})"
+        )
+        conn.execute(
+            "INSERT INTO assessments (id, owner_id, title, time_limit_minutes, attempt_limit,"
+            " dataset_tier, show_scores_to_candidate, blind_review, theory_question_ids,"
+            f" created_at) VALUES (1, 1, 'A', 60, 3, 'sample', 0, 0, '[]', {at})"
+        )
+        conn.execute(
+            "INSERT INTO invitations (id, assessment_id, candidate_name, candidate_email,"
+            " token_hash, created_at, expires_at, extra_time_factor, check_seed)"
+            f" VALUES (1, 1, 'C', 'c@example.test', 'h', {at}, {at}, 1.0, 7)"
+        )
+        conn.executemany(
+            "INSERT INTO theory_answers (invitation_id, question_id, text, submitted_at,"
+            " updated_at) VALUES (1, ?, 'x', ?, '2026-12-05 10:00:00')",
+            [("class-imbalance", "2026-12-05 10:05:00"), ("evaluation-metrics", None)],
+        )
+    upgrade(url, tmp_path, revision="0018_checks_submitted")
+    with sqlite3.connect(path) as conn:
+        rows = dict(conn.execute("SELECT question_id, checks_submitted_at FROM theory_answers"))
+    assert rows == {"class-imbalance": "2026-12-05 10:05:00", "evaluation-metrics": None}
+    command.downgrade(alembic_config(url), "0011_concept_checks")
+    with sqlite3.connect(path) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(theory_answers)")}
+    assert "checks_submitted_at" not in columns and "submitted_at" in columns

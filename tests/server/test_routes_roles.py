@@ -13,7 +13,7 @@ from io import BytesIO
 
 import pytest
 
-from server.models import Grading, ProgressEvent, Submission, utcnow
+from server.models import Grading, ProgressEvent, Submission, TheoryAnswer, utcnow
 
 ADMIN_ROUTES = {
     "admin.users": ("GET", "/admin/users", None),
@@ -59,10 +59,11 @@ CANDIDATE_ROUTES = {
     "candidate.submission": ("GET", "/c/{token}/submissions/{submission}", None),
     "candidate.progress": ("GET", "/c/{token}/submissions/{submission}/progress", None),
     "candidate.save_answer": ("POST", "/c/{token}/theory/class-imbalance", {"text": "draft"}),
+    # A question whose written answer each candidate has submitted (its checks are open).
     "candidate.save_checks": (
         "POST",
-        "/c/{token}/theory/class-imbalance/checks",
-        {"check-trade-off": "0"},
+        "/c/{token}/theory/evaluation-metrics/checks",
+        {"check-f1": "0"},
     ),
     "candidate.finish": ("GET", "/c/{token}/finish", None),
 }
@@ -136,6 +137,14 @@ def world(db, make_user, make_assessment, make_invitation):
             )
         )
         subs[who] = submission.id
+        db.add(
+            TheoryAnswer(
+                invitation_id=invitation.id,
+                question_id="evaluation-metrics",
+                text=f"{who}'s answer",
+                submitted_at=now,
+            )
+        )
     db.commit()
     return {
         "people": people,
