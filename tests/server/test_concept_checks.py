@@ -728,7 +728,7 @@ def test_the_migration_marks_the_checks_of_answers_already_submitted(tmp_path):
 
     path = tmp_path / "assay.db"
     url = f"sqlite:///{path}"
-    upgrade(url, tmp_path, revision="0011_concept_checks")
+    upgrade(url, tmp_path, revision="0010_theory_marks")
     with sqlite3.connect(path) as conn:
         at = "'2026-12-05 10:00:00'"
         conn.execute(
@@ -754,7 +754,7 @@ def test_the_migration_marks_the_checks_of_answers_already_submitted(tmp_path):
     with sqlite3.connect(path) as conn:
         rows = dict(conn.execute("SELECT question_id, checks_submitted_at FROM theory_answers"))
     assert rows == {"class-imbalance": "2026-12-05 10:05:00", "evaluation-metrics": None}
-    command.downgrade(alembic_config(url), "0011_concept_checks")
+    command.downgrade(alembic_config(url), "0010_theory_marks")
     with sqlite3.connect(path) as conn:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(theory_answers)")}
     assert "checks_submitted_at" not in columns and "submitted_at" in columns
