@@ -117,6 +117,9 @@ def save(
             "answer_not_submitted",
             "Submit your written answer to this question first: its concept checks open then.",
         )
+    # Lock the answer's row (PostgreSQL; SQLite writes one at a time): a pick racing the
+    # submit from another tab waits for it and then sees the checks final.
+    session.refresh(answer, ["checks_submitted_at"], with_for_update=True)
     if answer.checks_submitted_at is not None:
         raise CandidateError(
             "checks_final", "You submitted the concept checks of this question: they are final."

@@ -758,3 +758,32 @@ def test_the_migration_marks_the_checks_of_answers_already_submitted(tmp_path):
     with sqlite3.connect(path) as conn:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(theory_answers)")}
     assert "checks_submitted_at" not in columns and "submitted_at" in columns
+
+
+@pytest.mark.databases
+def test_a_pick_racing_the_submit_from_another_tab_is_refused(db, world):
+    """Another tab submitted the checks after this request loaded the answer: the row lock
+    (re-read) sees the submit, so the late pick is refused and the final picks stay."""
+    invitation, _token = world["people"]["alice"]
+    answer = TheoryAnswer(
+        invitation_id=invitation.id,
+        question_id="evaluation-metrics",
+        text="Precision and recall.",
+        submitted_at=utcnow(),
+        updated_at=utcnow(),
+    )
+    db.add(answer)
+    db.commit()
+    assert invitation.answers[0].checks_submitted_at is None  # loaded before the other tab
+    db.execute(
+        sa.update(TheoryAnswer)
+        .where(TheoryAnswer.id == answer.id)
+        .values(checks_submitted_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    position = _position(invitation, "evaluation-metrics", "f1", CORRECT)
+    with pytest.raises(concept_checks.CandidateError) as refused:
+        concept_checks.save(db, invitation, "evaluation-metrics", {"f1": str(position)})
+    assert refused.value.code == "checks_final"
+    db.rollback()
+    assert db.query(ConceptCheckAnswer).count() == 0
