@@ -72,6 +72,34 @@ def for_work_page(invitation: Invitation, question: Question) -> list[ShownCheck
     return shown(invitation, question) if is_open(invitation, question.id) else []
 
 
+@dataclass(frozen=True)
+class Unsubmitted:
+    """A question whose concept checks the candidate has not submitted (what "Finish" lists)."""
+
+    question: Question
+    opened: bool
+    """The written answer is submitted, so the checks are open; else they never were."""
+    picked: int
+
+
+def unsubmitted(invitation: Invitation) -> list[Unsubmitted]:
+    """The asked questions with checks the candidate has not submitted: open ones with how
+    many are picked (final as they are once the time ends), and ones never opened (the
+    written answer is a draft or missing: ending the time now leaves them unanswered)."""
+    bank = load_bank()
+    answers = answers_by_question(invitation)
+    picked = choices(invitation)
+    result = []
+    for qid in invitation.assessment.theory_question_ids or []:
+        question = bank.get(qid)
+        answer = answers.get(qid)
+        if not question.checks or (answer is not None and answer.checks_submitted_at):
+            continue
+        opened = answer is not None and answer.submitted_at is not None
+        result.append(Unsubmitted(question, opened, len(picked.get(qid, {}))))
+    return result
+
+
 def shown(invitation: Invitation, question: Question) -> list[ShownCheck]:
     """The checks of ``question`` in the order and with the options this candidate sees.
 

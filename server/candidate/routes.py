@@ -380,6 +380,7 @@ def finish(invitation, token):
         missing_questions=[bank.get(qid) for qid in missing_questions],
         missing_challenges=[get_challenge(slug) for slug in missing_challenges],
         drafts=len(drafts),
+        checks_unsubmitted=concept_checks.unsubmitted(invitation),
     )
 
 

@@ -416,6 +416,42 @@ def test_the_checks_post_needs_the_csrf_token(app, client, db, world):
     assert db.query(ConceptCheckAnswer).one().choice == CORRECT
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_finish_lists_the_checks_not_submitted_then_makes_the_picks_final(client, db, world, lang):
+    """Evaluation metrics: answer and one pick in, checks not submitted; class imbalance: a
+    draft, its checks never opened. Finish says both, then the pick is final and scored."""
+    invitation, token = world["people"]["alice"]
+    _submit_answer(client, token, "evaluation-metrics")
+    _pick(client, token, invitation, "evaluation-metrics", "f1", CORRECT)
+    client.post(f"/c/{token}/theory/class-imbalance", data={"text": "a draft"})
+    client.post(f"/lang/{lang}", data={"next": "/"})
+    confirm = _body(client.get(f"/c/{token}/finish"))
+    listed = confirm.split('id="checks-unsubmitted"')[1].split("</section>")[0]
+    bank = load_bank()
+    metrics = listed.split(bank.get("evaluation-metrics").title.get(lang))[1].split("</li>")[0]
+    imbalance = listed.split(bank.get("class-imbalance").title.get(lang))[1].split("</li>")[0]
+    if lang == "en":
+        assert "1 of 4 picked; finishing makes these choices final" in metrics
+        assert "never opened" in imbalance and "leaves them unanswered" in imbalance
+    else:
+        assert "已选 1 / 4 题" in metrics and "尚未开放" in imbalance
+    assert client.post(f"/c/{token}/finish").status_code == 302
+    db.expire_all()
+    answers = {a.question_id: a for a in db.query(TheoryAnswer)}
+    assert all(a.submitted_at for a in answers.values())  # the draft handed in by Finish
+    assert all(a.checks_submitted_at is None for a in answers.values())
+    assert concept_checks.is_final(invitation, "evaluation-metrics")
+    assert concept_checks.score(invitation).correct == 1
+    late = _pick(client, token, invitation, "evaluation-metrics", "f1", "f1-arithmetic-mean")
+    assert late.status_code == 409
+    db.expire_all()
+    assert db.query(ConceptCheckAnswer).one().choice == CORRECT
+    # Everything is final: the explanations open, and the class-imbalance checks read as
+    # not answered there.
+    explained = _body(client.get(f"/c/{token}/explanations"))
+    assert ("(your choice)" if lang == "en" else "你的选择") in explained
+
+
 # -- after submitting: the correct options with the why -----------------------------------------
 
 
@@ -728,7 +764,7 @@ def test_the_migration_marks_the_checks_of_answers_already_submitted(tmp_path):
 
     path = tmp_path / "assay.db"
     url = f"sqlite:///{path}"
-    upgrade(url, tmp_path, revision="0010_theory_marks")
+    upgrade(url, tmp_path, revision="0014_first_hour")
     with sqlite3.connect(path) as conn:
         at = "'2026-12-05 10:00:00'"
         conn.execute(
@@ -754,7 +790,7 @@ def test_the_migration_marks_the_checks_of_answers_already_submitted(tmp_path):
     with sqlite3.connect(path) as conn:
         rows = dict(conn.execute("SELECT question_id, checks_submitted_at FROM theory_answers"))
     assert rows == {"class-imbalance": "2026-12-05 10:05:00", "evaluation-metrics": None}
-    command.downgrade(alembic_config(url), "0010_theory_marks")
+    command.downgrade(alembic_config(url), "0014_first_hour")
     with sqlite3.connect(path) as conn:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(theory_answers)")}
     assert "checks_submitted_at" not in columns and "submitted_at" in columns

@@ -1,7 +1,7 @@
 """concept checks open after the written answer: when a question's checks were submitted
 
 Revision ID: 0018_checks_submitted
-Revises: 0010_theory_marks
+Revises: 0014_first_hour
 Create Date: 2026-12-05 19:00:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018_checks_submitted"
-down_revision: str | Sequence[str] | None = "0010_theory_marks"
+down_revision: str | Sequence[str] | None = "0014_first_hour"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
