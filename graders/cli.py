@@ -374,6 +374,96 @@ def grade_command(
     sys.exit(exit_code(report))
 
 
+@main.command("check")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--challenge", "slug", required=True, help="Challenge slug, e.g. lenet5-mnist.")
+@click.option(
+    "--sandbox", type=click.Choice(["auto", "docker", "bwrap"]), default="auto", show_default=True
+)
+@click.option("--image", default=None, help="Grader image for the docker sandbox.")
+@click.option(
+    "--warm",
+    is_flag=True,
+    help="Run in a sandbox started ahead (imports done), as the worker's dry-run lane does.",
+)
+@click.option(
+    "--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True, help="Messages."
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the result as JSON ('-' for stdout).",
+)
+def check_command(path, slug, sandbox, image, warm, lang, json_path) -> None:
+    """Dry-run a solution: the contract, one short training step on a tiny public slice, save,
+    the platform's safe load, a handful of predictions, their shape and the model budget.
+
+    The same sandbox, image and limits as a grading; never the hidden test set.
+    Exit code 0: it meets the contract; 2: a step failed (it says what to fix);
+    3: the platform itself failed.
+    """
+    import json
+
+    from graders.contract import is_candidate_code, render
+    from graders.dryrun import dry_run
+    from sandbox.lifecycle import install_signal_handlers
+
+    install_signal_handlers()
+    pool = None
+    if warm:
+        sandbox, pool = check_pool(slug, sandbox, image)
+    try:
+        result = dry_run(
+            challenge=slug,
+            source=path.read_bytes(),
+            filename=path.name,
+            sandbox=sandbox,
+            image=image,
+            warm=pool,
+            progress=StepPrinter(),
+        )
+    finally:
+        if pool is not None:
+            pool.close()
+    if json_path is not None and str(json_path) == "-":
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        for line in render(result.outcome, lang):
+            click.echo(line)
+        if json_path is not None:
+            json_path.write_text(json.dumps(result.to_dict(), ensure_ascii=False), "utf-8")
+    if result.passed:
+        sys.exit(EXIT_PASSED)
+    code = result.outcome.code
+    sys.exit(EXIT_SUBMISSION_FAILED if is_candidate_code(code) else EXIT_PLATFORM_FAILED)
+
+
+class StepPrinter:
+    """Each sandbox step on stderr as it passes (the full table follows on stdout)."""
+
+    def __call__(self, event: dict) -> None:
+        if event.get("event") == "step":
+            click.echo(f"[check] {event.get('step')} ok", err=True)
+
+
+def check_pool(slug: str, sandbox: str, image: str | None):
+    """A one-slot warm pool shaped for dry runs (None when no backend runs)."""
+    from graders.challenges import get_challenge
+    from graders.dryrun import limits_for
+    from graders.warm import Shape, WarmPool
+    from sandbox.errors import SandboxUnavailable
+    from sandbox.registry import pick_sandbox
+
+    try:
+        backend = pick_sandbox(sandbox, image)
+        challenge = get_challenge(slug)
+        limits = limits_for(challenge, challenge.spec.dataset.default_tier)
+        return backend, WarmPool(backend, Shape.of(limits))
+    except (SandboxUnavailable, AssayError):
+        return sandbox, None
+
+
 def summary_line(slug: str, report) -> str:
     """One line per graded challenge: outcome, and each bar's metric against its bar."""
     if report.status != "graded":
