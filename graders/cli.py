@@ -161,6 +161,22 @@ def challenges_schema() -> None:
         click.echo(f"{key:<28} {type_name:<16} {default:<14} {doc}")
 
 
+@challenges.command("check-data")
+@click.option("--slug", "slugs", multiple=True, help="Only this challenge (repeatable).")
+def challenges_check_data(slugs: tuple[str, ...]) -> None:
+    """Write each challenge's public slice for the self-check (check_data.npz): the first
+    rows of its train split, which the platform's dry run trains on too."""
+    from graders.challenges import all_challenges
+    from graders.scoring import open_challenge_dataset
+    from graders.selfcheck import write_check_data
+
+    for slug, challenge in all_challenges().items():
+        if slugs and slug not in slugs:
+            continue
+        path = write_check_data(challenge, open_challenge_dataset(challenge))
+        click.echo(f"{slug}: {path} ({path.stat().st_size} bytes)")
+
+
 # -- score ---------------------------------------------------------------------------------------
 
 

@@ -23,6 +23,12 @@ from dataclasses import asdict, dataclass, field
 from graders.catalogue import error_info
 from graders.predictions import validate
 
+#: The slice (the first ``ROWS`` examples of the train split), the seed, and how far the
+#: harness goes: each ``fit`` stops after ``max_batches`` steps or ``max_seconds``, and
+#: ``predict_rows`` inputs are predicted. The same for ``assay check``, the web and at home.
+ROWS, SEED = 48, 1234
+DRY_RUN = {"max_batches": 1, "max_seconds": 5.0, "predict_rows": 8}
+
 STEPS = ("contract", "build", "train", "save", "load", "predict", "output", "budget")
 #: What each step checks, as the candidate reads it.
 STEP_LABELS = {

@@ -6,12 +6,12 @@ tiny public slice: the first ``ROWS`` examples of the train split, which the can
 training sees anyway. The hidden test set never enters it. The job carries ``dry_run``, and
 the harness then
 
-1. stops every ``fit`` after its first training step (``MAX_BATCHES``) or ``MAX_FIT_SECONDS``,
+1. stops every ``fit`` after its first training step or a few seconds (``contract.DRY_RUN``),
    whatever epochs the candidate's own ``train`` asked for (a Keras callback sets
    ``stop_training``; a custom loop without ``fit`` runs until the dry run's wall limit);
 2. saves the model as a grading does, loads it back the way the predict phase does (Keras
-   ``safe_mode``, with the submission's module removed first) and predicts ``PREDICT_ROWS``
-   inputs of the slice.
+   ``safe_mode``, with the submission's module removed first) and predicts a handful of
+   inputs of the slice (``predict_rows``).
 
 The host then checks those predictions with the scoring's own checks (shape, dtype, range,
 finite) and the model against the budget (parameters, saved size). Every outcome is an
@@ -32,7 +32,7 @@ from pathlib import Path, PurePath
 
 from graders.catalogue import ErrorCode
 from graders.challenges import get_challenge
-from graders.contract import Outcome, check_budget, check_predictions, outcome
+from graders.contract import DRY_RUN, ROWS, SEED, Outcome, check_budget, check_predictions, outcome
 from graders.errors import AssayError
 from graders.phases import (
     PhaseFailed,
@@ -55,11 +55,8 @@ from sandbox.registry import pick_sandbox
 
 log = logging.getLogger(__name__)
 
-#: Train examples in the slice, predictions checked, and how far each fit may go.
-ROWS, PREDICT_ROWS, MAX_BATCHES, MAX_FIT_SECONDS = 48, 8, 1, 5.0
 #: The dry run's wall limit: imports, build, one step, save, load and predict on 48 examples.
 WALL_SECONDS = 90.0
-SEED = 1234
 
 
 @dataclass
@@ -175,11 +172,7 @@ def _run(challenge, dataset, submission, work, sandbox, warm, progress, cancel) 
                 "train_x": write_data(dataset.x_path("train"), folder, "train_x", ROWS),
                 "train_y": write_data(dataset.y_path("train"), folder, "train_y", ROWS),
             },
-            "dry_run": {
-                "max_batches": MAX_BATCHES,
-                "max_seconds": MAX_FIT_SECONDS,
-                "predict_rows": PREDICT_ROWS,
-            },
+            "dry_run": dict(DRY_RUN),
         }
 
     limits = limits_for(challenge, dataset.tier)
@@ -226,7 +219,7 @@ def _host_checks(spec, trained, done: list[str]) -> Outcome:
         raw = read_predictions(out / "predictions_check.npy", "predictions_check.npy")
     except OutputRejected as exc:
         return outcome(done, exc.code, clean(str(exc)))
-    problem = check_predictions(raw, PREDICT_ROWS, spec.dataset.num_classes)
+    problem = check_predictions(raw, DRY_RUN["predict_rows"], spec.dataset.num_classes)
     if problem is not None:
         return outcome(done, problem[0], clean(problem[1]))
     over = check_budget(spec.budget.model_dump(), trained.result.get("param_count"), size)

@@ -276,7 +276,11 @@ class FitRecorder:
     def install(self) -> None:
         import keras
 
-        recorder, original = self, keras.Model.fit
+        # The unwrapped fit, kept once: a second install (the self-check checking several
+        # files in one process) replaces the wrapper instead of wrapping it again.
+        original = getattr(keras.Model, "_assay_original_fit", None) or keras.Model.fit
+        keras.Model._assay_original_fit = original
+        recorder = self
 
         def fit(model, *args, **kwargs):
             recorder.last_model = model
