@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from functools import wraps
+from io import BytesIO
 
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import get_locale
@@ -9,6 +10,8 @@ from flask_babel import lazy_gettext as _l
 
 from graders.catalogue import error_info
 from graders.challenges import get_challenge
+from graders.contract import STEP_LABELS, explain
+from graders.selfcheck import starter_bundle
 from graders.theory import load_bank
 from server import candidates, concept_checks, invitations
 from server.candidate import bp
@@ -19,6 +22,8 @@ from server.rendering import render_markdown
 
 LINK_STATUS = {"unknown": 404, "expired": 410, "revoked": 403}
 STATUS_LABELS = {
+    "checking": _l("checking"),
+    "check_failed": _l("check failed"),
     "queued": _l("queued"),
     "running": _l("grading"),
     "graded": _l("scored"),
@@ -158,13 +163,13 @@ def statement(invitation, token, slug):
 @with_invitation
 @started_only
 def starter(invitation, token, slug):
+    """The starter as a zip: the starter file, the self-check and its public slice."""
     challenge = _challenge_or_404(invitation, slug)
-    path = challenge.path(challenge.spec.starter)
     return send_file(
-        path,
+        BytesIO(starter_bundle(challenge)),
         as_attachment=True,
-        download_name=f"{slug}-starter{path.suffix}",
-        mimetype="text/x-python",
+        download_name=f"{slug}-starter.zip",
+        mimetype="application/zip",
     )
 
 
@@ -255,14 +260,13 @@ def _progress_context(invitation, submission) -> dict:
     state = candidates.progress(db(), submission)
     explanation = ""
     if state.error_code:
-        try:
-            explanation = error_info(state.error_code).message(_lang())
-        except (KeyError, ValueError):
-            explanation = _("The grading failed.")
+        # The catalogue's words and what to fix (the shapes, the line, the limit hit).
+        explanation = explain(state.error_code, state.error_message, _lang())
     return {
         "state": state,
         "explanation": explanation,
         "show_scores": invitation.assessment.show_scores_to_candidate,
+        "step_labels": {name: labels[_lang() == "zh"] for name, labels in STEP_LABELS.items()},
     }
 
 
