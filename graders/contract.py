@@ -236,7 +236,7 @@ FIXES = (
     ),
     (
         "missing_build_model",
-        r"it defines (?P<found>.+?)\)? and",
+        r"\(it defines (?P<found>.*?)\)(?: and|;)",
         "Rename your model function ({found}) to build_model().",
         "请把模型函数（{found}）重命名为 build_model()。",
     ),

@@ -507,9 +507,13 @@ def train_phase(job: dict, out: Path, result: dict) -> None:
             raise no_model_error(functions)
         step_done(result, "build")
     else:
+        found = ", ".join(f"{name}()" for name in sorted(functions))
         raise HarnessError(
             "missing_build_model",
-            "the file does not define build_model(); see the statement for the contract",
+            f"the file does not define build_model() (it defines {found}); rename your model "
+            "function to build_model()"
+            if functions
+            else "the file does not define build_model(); see the statement for the contract",
         )
     step_done(result, "train")
     result["train_seconds"] = round(time.monotonic() - started, 3)
