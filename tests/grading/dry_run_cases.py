@@ -93,6 +93,6 @@ CASES = [
     ),
     (str(CONTRACT / "not_a_model.py"), "lenet5-mnist", "not_a_model", "build", "list"),
     (str(CONTRACT / "logits.py"), "lenet5-mnist", "invalid_predictions", "output", "[0, 1]"),
-    (str(CONTRACT / "build_raises.py"), "lenet5-mnist", "build_exception", "build", "Dense"),
+    (str(CONTRACT / "build_raises.py"), "lenet5-mnist", "build_exception", "build", "units=-3"),
     (str(CONTRACT / "long_training.py"), "lenet5-mnist", "", "", ""),
 ]
