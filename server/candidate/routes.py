@@ -8,7 +8,6 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from graders.catalogue import error_info
 from graders.challenges import get_challenge
 from graders.contract import STEP_LABELS, explain
 from graders.selfcheck import starter_bundle
@@ -218,10 +217,8 @@ def _message(exc: candidates.CandidateError) -> str:
     }
     if exc.code in fixed:
         return fixed[exc.code]
-    try:
-        return f"{error_info(exc.code).message(_lang())} ({exc})"
-    except (KeyError, ValueError):
-        return str(exc)
+    # The catalogue's words and what to fix (the line of a syntax error, the size limit).
+    return explain(exc.code, str(exc), _lang())
 
 
 def _submission_or_404(invitation, submission_id):
