@@ -67,6 +67,7 @@ RUNNER = textwrap.dedent(
                 "check_" + slug.replace("-", "_"), folder / slug / "check_solution.py"
             )
             modules[slug] = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = modules[slug]  # dataclasses look their module up
             spec.loader.exec_module(modules[slug])
         mod = modules[slug]
         verdict = mod.run_self_check(Path(path), folder / slug / "check_data.npz")
