@@ -111,9 +111,7 @@ def test_theory_answers_have_no_grace(db, make_invitation):
 # -- uploads -----------------------------------------------------------------------------------
 
 
-def test_upload_stores_source_and_queues_its_dry_run_not_yet_a_grading(
-    client, db, make_invitation
-):
+def test_upload_stores_source_and_queues_its_dry_run_not_yet_a_grading(client, db, make_invitation):
     invitation, token = make_invitation(opened_at=utcnow())
     response = _upload(client, token, name="../../etc/Ann Lee's solution.py")
     assert response.status_code == 302
