@@ -283,7 +283,7 @@ def explain(code: str, message: str, lang: str = "en") -> str:
     words = error_info(code).message(lang)
     fix = fix_detail(code, message, lang)
     if fix:
-        return f"{words} {fix}"
+        return words + ("" if lang.lower().startswith("zh") else " ") + fix
     return f"{words} ({message})" if message else words
 
 

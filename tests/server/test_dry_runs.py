@@ -237,3 +237,38 @@ def test_a_passing_dry_run_is_followed_by_a_grading(client, db, factory, lane, m
     assert worker.run_grading(grading.id) == "graded"
     page = client.get(status_url).get_data(as_text=True)
     assert "Scored." in page and page.count('class="step ok"') == 8
+
+
+def test_the_candidate_sees_the_failed_step_and_the_fix_in_a_browser(
+    live, client, db, factory, make_invitation, tmp_path
+):
+    """In chromium, English and Chinese: the steps (green up to the failed one), the shapes,
+    the attempt kept. Screenshots go to ``ASSAY_SCREENSHOTS`` when set."""
+    import os
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.server.conftest import CHROMIUM
+
+    shots = Path(os.environ.get("ASSAY_SCREENSHOTS") or tmp_path)
+    _, token = make_invitation(opened_at=utcnow())
+    status_url = _upload(client, token, WRONG_SHAPE)
+    row = db.query(DryRun).one()
+    result = DryRunResult(
+        "lenet5-mnist", outcome(DONE, "invalid_predictions", SHAPE_MESSAGE), "docker"
+    )
+    _finish(factory, row.id, result)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM))
+        for locale, words in (
+            ("en-US", "got (N, 5, 5, 10)"),
+            ("zh-CN", "实际为 (N, 5, 5, 10)"),
+        ):
+            page = browser.new_page(locale=locale, viewport={"width": 1100, "height": 800})
+            page.goto(live + status_url)
+            expect(page.locator(".dry-run .step.ok")).to_have_count(6)
+            expect(page.locator(".dry-run .step.failed")).to_have_count(1)
+            expect(page.locator(".progress")).to_contain_text(words)
+            suffix = "" if locale.startswith("en") else "-zh"
+            page.screenshot(path=str(shots / f"candidate-dry-run-failed{suffix}.png"))
+        browser.close()
