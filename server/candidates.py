@@ -352,15 +352,14 @@ class Progress:
 
 
 def progress(session: Session, submission: Submission) -> Progress:
-    from graders.contract import is_candidate_code
-    from server.dryruns import view
+    from server.dryruns import is_verdict, view
 
     check = view(submission.dry_runs[-1] if submission.dry_runs else None)
     grading = submission.latest
     if grading is None:
         if check is None or check.status in ("queued", "running"):
             return Progress(status="checking" if check else "queued", dry_run=check)
-        if check.code and is_candidate_code(check.code):
+        if is_verdict(check.code):
             return Progress(
                 status="check_failed",
                 dry_run=check,

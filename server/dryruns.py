@@ -238,8 +238,8 @@ def record_step(session: Session, claim: DryClaim, step: str) -> bool:
 
 def finish(session: Session, claim: DryClaim, result, now=None) -> str:
     """Store ``result`` (a ``graders.dryrun.DryRun``), fenced; then rule 4. Returns
-    ``"passed"``, ``"failed"`` (no grading, no attempt used), ``"platform"`` (failed on our
-    side: graded anyway)
+    ``"passed"``, ``"failed"`` (no grading, no attempt used), ``"platform"`` (no verdict: a
+    failure on our side or a timeout; graded anyway)
     or ``"dropped"`` (the lease was lost)."""
     now = now or utcnow()
     outcome = result.outcome
@@ -261,9 +261,23 @@ def finish(session: Session, claim: DryClaim, result, now=None) -> str:
     return _after(session, claim.dry_run_id, claim.submission_id, outcome.code)
 
 
+def is_verdict(code: str) -> bool:
+    """Whether a dry run's failure ``code`` stops the upload (rule 4).
+
+    A timeout is not: on 48 examples and one step it means a loaded machine as often as slow
+    code (measured: a cold start under a load of 18 on two cores took the whole 90 s), and the
+    grading has its own, longer limit that decides.
+    """
+    return bool(code) and is_candidate_code(code) and code not in INCONCLUSIVE
+
+
+#: Candidate-side codes of a dry run that do not stop the upload (``is_verdict``).
+INCONCLUSIVE = frozenset({"timeout"})
+
+
 def _after(session: Session, dry_run_id: int, submission_id: int, code: str) -> str:
     submission = session.get(Submission, submission_id)
-    if code and is_candidate_code(code):
+    if is_verdict(code):
         submission.counts_as_attempt = False
         summary.touch_submission(session, submission_id)
         session.commit()

@@ -272,3 +272,18 @@ def test_the_candidate_sees_the_failed_step_and_the_fix_in_a_browser(
             suffix = "" if locale.startswith("en") else "-zh"
             page.screenshot(path=str(shots / f"candidate-dry-run-failed{suffix}.png"))
         browser.close()
+
+
+def test_a_dry_run_that_timed_out_is_no_verdict_the_grading_decides(
+    client, db, factory, make_invitation
+):
+    _, token = make_invitation(opened_at=utcnow())
+    status_url = _upload(client, token, REFERENCE)
+    row = db.query(DryRun).one()
+    late = outcome(["contract", "build"], "timeout", "the train phase ran past its limit of 90 s")
+    assert _finish(factory, row.id, DryRunResult("lenet5-mnist", late)) == "platform"
+    db.expire_all()
+    assert db.query(Grading).one().status == "queued"
+    assert db.query(Submission).one().counts_as_attempt is True
+    page = client.get(status_url).get_data(as_text=True)
+    assert "your file is graded anyway" in page and "Queued" in page
