@@ -287,3 +287,35 @@ def test_a_dry_run_that_timed_out_is_no_verdict_the_grading_decides(
     assert db.query(Submission).one().counts_as_attempt is True
     page = client.get(status_url).get_data(as_text=True)
     assert "your file is graded anyway" in page and "Queued" in page
+
+
+def test_a_full_gradings_wrong_shape_tells_the_candidate_the_shapes_not_the_test_size(
+    client, db, factory, make_invitation
+):
+    """Issue 20: the candidate read only "wrong length, shape or type" while the reviewer saw
+    (1000, 5, 5, 10) against (1000, 10); now both shapes show, the test set's size as N."""
+    from graders.report import ErrorInfo, Report
+
+    _, token = make_invitation(opened_at=utcnow())
+    status_url = _upload(client, token, REFERENCE)
+    _finish(factory, db.query(DryRun).one().id, DryRunResult("lenet5-mnist", outcome(DONE)))
+    db.expire_all()
+    grading = db.query(Grading).one()
+    message = (
+        "predictions have shape (1000, 5, 5, 10); expected (1000,) class ids or "
+        "(1000, 10) probabilities [wrong_shape]"
+    )
+    report = Report(
+        challenge="lenet5-mnist",
+        title="LeNet-5",
+        dataset="mnist",
+        tier="sample",
+        status="failed",
+        error=ErrorInfo(code="invalid_predictions", message=message, phase="score"),
+    )
+    grading.status, grading.error_code = "failed", "invalid_predictions"
+    grading.report_json = report.to_json()
+    db.commit()
+    page = client.get(status_url).get_data(as_text=True)
+    assert "Expected shape (N, 10) probabilities or (N,) class ids; got (N, 5, 5, 10)" in page
+    assert "1000" not in page
