@@ -2,8 +2,9 @@
 
 It runs the grading's own train phase (``graders/phases.py``, ``sandbox/harness.py``) in the
 same sandbox backend, image and limits (memory, CPUs, processes, output) as a grading, on a
-tiny public slice: the first ``ROWS`` examples of the train split, which the candidate's
-training sees anyway. The hidden test set never enters it. The job carries ``dry_run``, and
+tiny public slice: the first ``ROWS`` examples of the train split (of the assessment's secret
+split where the platform draws one, ``graders/splits.py``), which the candidate's training
+sees anyway. The hidden test set never enters it. The job carries ``dry_run``, and
 the harness then
 
 1. stops every ``fit`` after its first training step or a few seconds (``contract.DRY_RUN``),
@@ -46,6 +47,7 @@ from graders.phases import (
 )
 from graders.progress import Progress
 from graders.readback import OutputRejected, read_predictions, regular_file
+from graders.splits import for_grading
 from graders.submissions import check_submission
 from graders.text import clean
 from sandbox.base import Sandbox
@@ -99,16 +101,21 @@ def dry_run(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     tier: str | None = None,
+    split_seed: str | None = None,
 ) -> DryRun:
     """Check ``source`` against ``challenge``'s contract in a sandbox; a ``DryRun``, never raises.
 
     ``warm``: a ``graders.warm.WarmPool`` (the worker's dry-run lane keeps its own); a slot
     that fits is used, else the sandbox starts cold. ``progress`` receives each sandbox
-    step as ``{"event": "step", "step": name, "status": "ok"}`` as it passes.
+    step as ``{"event": "step", "step": name, "status": "ok"}`` as it passes. ``split_seed``:
+    the assessment's split secret (``graders/splits.py``), so that the slice comes from its
+    train rows and never from its test rows.
     """
     started = time.monotonic()
     try:
-        result = _dry_run(challenge, source, filename, sandbox, image, warm, progress, cancel, tier)
+        result = _dry_run(
+            challenge, source, filename, sandbox, image, warm, progress, cancel, tier, split_seed
+        )
     except Exception as exc:  # the promise: nothing escapes
         log.exception("dry run crashed")
         result = DryRun(challenge, _platform(exc))
@@ -123,7 +130,9 @@ def _platform(exc: BaseException, code: ErrorCode = ErrorCode.PLATFORM_ERROR) ->
     return failed
 
 
-def _dry_run(slug, source, filename, sandbox, image, warm, progress, cancel, tier) -> DryRun:
+def _dry_run(
+    slug, source, filename, sandbox, image, warm, progress, cancel, tier, split_seed
+) -> DryRun:
     challenge = get_challenge(slug)
     problem = check_submission(filename, source)
     if problem is not None:
@@ -135,7 +144,7 @@ def _dry_run(slug, source, filename, sandbox, image, warm, progress, cancel, tie
             return DryRun(slug, _platform(exc, ErrorCode.SANDBOX_UNAVAILABLE))
     from graders.service import open_verified_dataset, strip_identity
 
-    dataset = open_verified_dataset(challenge, tier)
+    dataset = for_grading(open_verified_dataset(challenge, tier), split_seed)
     suffix = PurePath(filename).suffix.lower()
     with owned_work_dir("check") as tmp:
         work = Path(tmp)

@@ -1,8 +1,8 @@
 """The self-check candidates run at home: ``check_solution.py``, generated from our own code.
 
 The starter download (``starter_bundle``) is a zip of the starter, ``check_solution.py`` and
-``check_data.npz``: the challenge's public slice (the first ``contract.ROWS`` examples of the
-train split, the same rows the platform's dry run trains on; never the test set).
+``check_data.npz``: the public slice (the first ``contract.ROWS`` examples of the assessment's
+train split, the same rows the platform's dry run trains on; never its test set).
 
 ``check_solution.py`` is one file that needs only Python and the challenge's framework
 (TensorFlow/Keras, with NumPy). It is the harness (``sandbox/harness.py``), the error catalogue,
@@ -195,22 +195,43 @@ def check_data_path(challenge: Challenge) -> Path:
     return challenge.folder / CHECK_DATA
 
 
-def write_check_data(challenge: Challenge, dataset) -> Path:
-    """Write the public slice (the first ``ROWS`` train examples) beside the challenge."""
+def slice_bytes(dataset) -> bytes:
+    """The public slice of ``dataset`` as ``check_data.npz``: its first ``ROWS`` train rows."""
     from graders.contract import ROWS
 
     x, y = dataset.load_x("train")[:ROWS], dataset.load_y("train")[:ROWS]
     if x.dtype == object:
         x = np.array([str(s) for s in x])
-    path = check_data_path(challenge)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, x=x, y=y)
-    path.write_bytes(buffer.getvalue())
+    return buffer.getvalue()
+
+
+def write_check_data(challenge: Challenge, dataset) -> Path:
+    """Write the challenge's default slice (the prepared train split's first rows) beside it:
+    the fallback where the web host has no prepared data to draw an assessment's from."""
+    path = check_data_path(challenge)
+    path.write_bytes(slice_bytes(dataset))
     return path
 
 
-@lru_cache(maxsize=8)
-def _bundle(slug: str, stamp: tuple) -> bytes:
+def assessment_slice(challenge: Challenge, tier: str | None, split_seed: str | None) -> bytes:
+    """The slice for one assessment: the first train rows of its secret split (the rows the
+    platform's dry run trains on), never one of its test rows. Where the tier's data is not
+    prepared on this host, the challenge's shipped slice (``check_data.npz``)."""
+    from graders.errors import DatasetError
+    from graders.service import open_verified_dataset
+    from graders.splits import for_grading
+
+    try:
+        dataset = for_grading(open_verified_dataset(challenge, tier), split_seed)
+    except DatasetError:
+        return check_data_path(challenge).read_bytes()
+    return slice_bytes(dataset)
+
+
+@lru_cache(maxsize=32)
+def _bundle(slug: str, stamp: tuple, data: bytes) -> bytes:
     from graders.challenges import get_challenge
 
     challenge = get_challenge(slug)
@@ -219,13 +240,16 @@ def _bundle(slug: str, stamp: tuple) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(f"{slug}/solution{starter.suffix}", starter.read_bytes())
         archive.writestr(f"{slug}/check_solution.py", generate(challenge))
-        archive.writestr(f"{slug}/{CHECK_DATA}", check_data_path(challenge).read_bytes())
+        archive.writestr(f"{slug}/{CHECK_DATA}", data)
     return buffer.getvalue()
 
 
-def starter_bundle(challenge: Challenge) -> bytes:
+def starter_bundle(challenge: Challenge, data: bytes | None = None) -> bytes:
     """The starter download: a zip of the starter (as ``solution.py``), ``check_solution.py``
-    and its public slice, all in a folder named after the challenge."""
-    files = [challenge.path(challenge.spec.starter), check_data_path(challenge), *SOURCES]
+    and its public slice (``data``: ``assessment_slice``'s; default the shipped one), all in
+    a folder named after the challenge."""
+    files = [challenge.path(challenge.spec.starter), *SOURCES]
     stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
-    return _bundle(challenge.spec.slug, stamp)
+    if data is None:
+        data = check_data_path(challenge).read_bytes()
+    return _bundle(challenge.spec.slug, stamp, data)

@@ -159,6 +159,18 @@ def submit_code(
     return submission
 
 
+def self_check_slice(session: Session, invitation: Invitation, challenge) -> bytes:
+    """The self-check's public slice for this candidate: the first train rows of their
+    assessment's secret split, the rows the upload's dry run trains on (never a test row)."""
+    from graders.selfcheck import assessment_slice
+    from server.splits import secret_for
+
+    options = grading_options(invitation.assessment, challenge.spec.slug)
+    secret = secret_for(session, invitation.assessment_id)
+    session.commit()  # a secret made now is kept
+    return assessment_slice(challenge, options.get("tier"), secret)
+
+
 def get_submission(
     session: Session, invitation: Invitation, submission_id: int
 ) -> Submission | None:

@@ -66,6 +66,7 @@ class DryRunLane:
                 progress=progress,
                 cancel=self._cancel,
                 tier=claim.tier,
+                split_seed=claim.split_seed,
             )
             with self.factory() as session:
                 outcome = dryruns.finish(session, claim, result)

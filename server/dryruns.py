@@ -36,6 +36,8 @@ from server.grading import enqueue_submission, worker_id
 from server.models.base import utcnow
 from server.models.dryruns import DRY_FAILED, DRY_PASSED, DRY_QUEUED, DRY_RUNNING, DryRun
 from server.models.grading import Submission
+from server.models.invitations import Invitation
+from server.splits import secret_for
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +173,8 @@ class DryClaim:
     filename: str
     source: bytes = field(repr=False)
     tier: str | None = None
+    #: The assessment's split secret: the slice comes from its train rows only.
+    split_seed: str | None = field(default=None, repr=False)
 
 
 def _fenced(claim: DryClaim):
@@ -209,6 +213,8 @@ def claim(session: Session, dry_run_id: int, lease_seconds: float, now=None) -> 
         return None
     row = session.get(DryRun, dry_run_id, populate_existing=True)
     sub = row.submission
+    invitation = session.get(Invitation, sub.invitation_id) if sub.invitation_id else None
+    split_seed = secret_for(session, invitation.assessment_id) if invitation else None
     session.commit()
     return DryClaim(
         dry_run_id=dry_run_id,
@@ -219,6 +225,7 @@ def claim(session: Session, dry_run_id: int, lease_seconds: float, now=None) -> 
         filename=sub.filename,
         source=sub.source,
         tier=_loads(row.options_json).get("tier"),
+        split_seed=split_seed,
     )
 
 

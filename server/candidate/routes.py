@@ -164,8 +164,9 @@ def statement(invitation, token, slug):
 def starter(invitation, token, slug):
     """The starter as a zip: the starter file, the self-check and its public slice."""
     challenge = _challenge_or_404(invitation, slug)
+    data = candidates.self_check_slice(db(), invitation, challenge)
     return send_file(
-        BytesIO(starter_bundle(challenge)),
+        BytesIO(starter_bundle(challenge, data)),
         as_attachment=True,
         download_name=f"{slug}-starter.zip",
         mimetype="application/zip",

@@ -319,3 +319,30 @@ def test_a_full_gradings_wrong_shape_tells_the_candidate_the_shapes_not_the_test
     page = client.get(status_url).get_data(as_text=True)
     assert "Expected shape (N, 10) probabilities or (N,) class ids; got (N, 5, 5, 10)" in page
     assert "1000" not in page
+
+
+def test_the_self_checks_slice_is_from_the_assessments_train_rows_never_its_test_rows(
+    client, db, make_invitation, prepared_data
+):
+    import io
+    import zipfile
+
+    import numpy as np
+
+    from graders.challenges import get_challenge
+    from graders.service import open_verified_dataset
+    from graders.splits import for_grading
+    from server.splits import secret_for
+
+    invitation, token = make_invitation(opened_at=utcnow())
+    response = client.get(f"/c/{token}/challenges/lenet5-mnist/starter")
+    with zipfile.ZipFile(io.BytesIO(response.data)) as bundle:
+        data = bundle.read("lenet5-mnist/check_data.npz")
+    with np.load(io.BytesIO(data)) as shipped:
+        x = shipped["x"]
+    challenge = get_challenge("lenet5-mnist")
+    secret = secret_for(db, invitation.assessment_id)
+    drawn = for_grading(open_verified_dataset(challenge, "sample"), secret)
+    assert np.array_equal(x, drawn.load_x("train")[: len(x)])
+    test_rows = {row.tobytes() for row in drawn.load_x("test")}
+    assert not any(row.tobytes() in test_rows for row in x)
