@@ -165,6 +165,7 @@ def starter(invitation, token, slug):
     """The starter as a zip: the starter file, the self-check and its public slice."""
     challenge = _challenge_or_404(invitation, slug)
     data = candidates.self_check_slice(db(), invitation, challenge)
+    db().commit()  # a split secret made now is kept: the dry runs draw the same rows
     return send_file(
         BytesIO(starter_bundle(challenge, data)),
         as_attachment=True,
