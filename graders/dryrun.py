@@ -15,8 +15,10 @@ the harness then
    inputs of the slice (``predict_rows``).
 
 The host then checks those predictions with the scoring's own checks (shape, dtype, range,
-finite) and the model against the budget (parameters, saved size). Every outcome is an
-``Outcome`` (``graders/contract.py``); like ``grade_submission``, ``dry_run`` never raises.
+finite) and the model against the budget (parameters, with what the saved file carries
+besides weights counted as a grading counts it, ``graders/modelfile.py``; saved size).
+Every outcome is an ``Outcome`` (``graders/contract.py``); like ``grade_submission``,
+``dry_run`` never raises.
 The wall limit is ``WALL_SECONDS`` (from the hand-over when the sandbox started warm), not the
 grading's train limit: a dry run that cannot finish one step in it would not be graded in time.
 """
@@ -35,6 +37,7 @@ from graders.catalogue import ErrorCode
 from graders.challenges import get_challenge
 from graders.contract import DRY_RUN, ROWS, SEED, Outcome, check_budget, check_predictions, outcome
 from graders.errors import AssayError
+from graders.modelfile import ModelRejected, inspect
 from graders.phases import (
     PhaseFailed,
     input_dir,
@@ -225,13 +228,17 @@ def _host_checks(spec, trained, done: list[str]) -> Outcome:
     out = trained.out
     try:
         size = regular_file(out / "model.keras", "the saved model (model.keras)", 2**30)
+        # What the model keeps besides weights, as a grading measures it (issue 19).
+        carried = inspect(out / "model.keras", spec.contract.predict != "candidate")
         raw = read_predictions(out / "predictions_check.npy", "predictions_check.npy")
-    except OutputRejected as exc:
+    except (OutputRejected, ModelRejected) as exc:
         return outcome(done, exc.code, clean(str(exc)))
     problem = check_predictions(raw, DRY_RUN["predict_rows"], spec.dataset.num_classes)
     if problem is not None:
         return outcome(done, problem[0], clean(problem[1]))
-    over = check_budget(spec.budget.model_dump(), trained.result.get("param_count"), size)
+    weights = trained.result.get("param_count")
+    counted = None if weights is None else weights + carried.numbers
+    over = check_budget(spec.budget.model_dump(), counted, size)
     if over is not None:
         return outcome(done, "over_budget", over)
     return outcome(done)
