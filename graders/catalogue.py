@@ -229,6 +229,14 @@ class ErrorCode(Enum):
         "The predictions have the wrong length, shape or type, or values out of range.",
         "预测结果的长度、形状或类型不正确，或取值超出范围。",
     )
+    OVER_BUDGET = (
+        "over_budget",
+        CANDIDATE,
+        False,
+        "The model is over the challenge's budget (parameters or saved size): a model over "
+        "it cannot pass.",
+        "模型超出了本题的预算（参数数量或保存后的大小）：超出预算的模型无法通过。",
+    )
     # -- not the candidate's doing -------------------------------------------------------------
     CANCELLED = (
         "cancelled",

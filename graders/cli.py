@@ -161,6 +161,22 @@ def challenges_schema() -> None:
         click.echo(f"{key:<28} {type_name:<16} {default:<14} {doc}")
 
 
+@challenges.command("check-data")
+@click.option("--slug", "slugs", multiple=True, help="Only this challenge (repeatable).")
+def challenges_check_data(slugs: tuple[str, ...]) -> None:
+    """Write each challenge's public slice for the self-check (check_data.npz): the first
+    rows of its train split, which the platform's dry run trains on too."""
+    from graders.challenges import all_challenges
+    from graders.scoring import open_challenge_dataset
+    from graders.selfcheck import write_check_data
+
+    for slug, challenge in all_challenges().items():
+        if slugs and slug not in slugs:
+            continue
+        path = write_check_data(challenge, open_challenge_dataset(challenge))
+        click.echo(f"{slug}: {path} ({path.stat().st_size} bytes)")
+
+
 # -- score ---------------------------------------------------------------------------------------
 
 
@@ -372,6 +388,96 @@ def grade_command(
             pool.close()
     emit_report(report, json_path)
     sys.exit(exit_code(report))
+
+
+@main.command("check")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--challenge", "slug", required=True, help="Challenge slug, e.g. lenet5-mnist.")
+@click.option(
+    "--sandbox", type=click.Choice(["auto", "docker", "bwrap"]), default="auto", show_default=True
+)
+@click.option("--image", default=None, help="Grader image for the docker sandbox.")
+@click.option(
+    "--warm",
+    is_flag=True,
+    help="Run in a sandbox started ahead (imports done), as the worker's dry-run lane does.",
+)
+@click.option(
+    "--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True, help="Messages."
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the result as JSON ('-' for stdout).",
+)
+def check_command(path, slug, sandbox, image, warm, lang, json_path) -> None:
+    """Dry-run a solution: the contract, one short training step on a tiny public slice, save,
+    the platform's safe load, a handful of predictions, their shape and the model budget.
+
+    The same sandbox, image and limits as a grading; never the hidden test set.
+    Exit code 0: it meets the contract; 2: a step failed (it says what to fix);
+    3: the platform itself failed.
+    """
+    import json
+
+    from graders.contract import is_candidate_code, render
+    from graders.dryrun import dry_run
+    from sandbox.lifecycle import install_signal_handlers
+
+    install_signal_handlers()
+    pool = None
+    if warm:
+        sandbox, pool = check_pool(slug, sandbox, image)
+    try:
+        result = dry_run(
+            challenge=slug,
+            source=path.read_bytes(),
+            filename=path.name,
+            sandbox=sandbox,
+            image=image,
+            warm=pool,
+            progress=StepPrinter(),
+        )
+    finally:
+        if pool is not None:
+            pool.close()
+    if json_path is not None and str(json_path) == "-":
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        for line in render(result.outcome, lang):
+            click.echo(line)
+        if json_path is not None:
+            json_path.write_text(json.dumps(result.to_dict(), ensure_ascii=False), "utf-8")
+    if result.passed:
+        sys.exit(EXIT_PASSED)
+    code = result.outcome.code
+    sys.exit(EXIT_SUBMISSION_FAILED if is_candidate_code(code) else EXIT_PLATFORM_FAILED)
+
+
+class StepPrinter:
+    """Each sandbox step on stderr as it passes (the full table follows on stdout)."""
+
+    def __call__(self, event: dict) -> None:
+        if event.get("event") == "step":
+            click.echo(f"[check] {event.get('step')} ok", err=True)
+
+
+def check_pool(slug: str, sandbox: str, image: str | None):
+    """A one-slot warm pool shaped for dry runs (None when no backend runs)."""
+    from graders.challenges import get_challenge
+    from graders.dryrun import limits_for
+    from graders.warm import Shape, WarmPool
+    from sandbox.errors import SandboxUnavailable
+    from sandbox.registry import pick_sandbox
+
+    try:
+        backend = pick_sandbox(sandbox, image)
+        challenge = get_challenge(slug)
+        limits = limits_for(challenge, challenge.spec.dataset.default_tier)
+        return backend, WarmPool(backend, Shape.of(limits))
+    except (SandboxUnavailable, AssayError):
+        return sandbox, None
 
 
 def summary_line(slug: str, report) -> str:

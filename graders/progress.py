@@ -41,6 +41,8 @@ MAX_EPOCHS = 100_000
 MAX_LOG_KEYS = 16
 
 Progress = Callable[[dict], None]
+#: The steps a dry run's harness reports (``sandbox/harness.py``: ``CHECK_STEPS``).
+DRY_RUN_STEPS = ("contract", "build", "train", "save", "load", "predict")
 
 
 def _count(value: Any, low: int = 0, high: int = 10**9) -> int | None:
@@ -82,6 +84,8 @@ def validate_event(event: Any, phase: str) -> dict | None:
         if epoch is None or epochs is None or logs is None:
             return None
         return {"event": "epoch", "epoch": epoch, "epochs": max(epochs, epoch), "logs": logs}
+    if kind == "step" and event.get("step") in DRY_RUN_STEPS and event.get("status") == "ok":
+        return {"event": "step", "step": event["step"], "status": "ok"}
     if kind == "predicted":
         n, name = _count(event.get("n")), event.get("set")
         if n is None or not isinstance(name, str):

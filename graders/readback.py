@@ -92,6 +92,8 @@ class PhaseResult(BaseModel):
     train_seconds: Seconds | None = None
     predict_seconds: Seconds | None = None
     versions: Annotated[dict[Short, Short], Field(max_length=8)] = {}
+    #: A dry run's steps that passed, as the harness claims them (display only).
+    steps: Annotated[list[Short], Field(max_length=16)] = []
 
     def cleaned(self) -> dict[str, Any]:
         """As a dict, every string made safe to display."""
@@ -99,6 +101,7 @@ class PhaseResult(BaseModel):
         data["message"] = clean(self.message)
         data["detail"] = clean(self.detail)
         data["warnings"] = [clean(w) for w in self.warnings]
+        data["steps"] = [clean(step, multiline=False) for step in self.steps]
         data["code"] = None if self.code is None else clean(self.code, multiline=False)
         data["versions"] = {
             clean(k, multiline=False): clean(v, multiline=False) for k, v in self.versions.items()

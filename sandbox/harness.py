@@ -261,16 +261,26 @@ def candidate_inputs(raw, spec: dict):
 
 
 class FitRecorder:
-    """Wraps ``keras.Model.fit``: streams epochs, keeps the history, remembers the last model."""
+    """Wraps ``keras.Model.fit``: streams epochs, keeps the history, remembers the last model.
 
-    def __init__(self):
+    ``max_batches``/``max_seconds`` (a dry run): every ``fit`` stops after that many training
+    steps or seconds, whatever epochs it asked for. Keras 3 looks at ``stop_training`` after
+    each batch, so one step of the candidate's own ``fit`` runs, then the epoch ends.
+    """
+
+    def __init__(self, max_batches: int | None = None, max_seconds: float | None = None):
         self.last_model = None
         self.history: dict[str, list[float]] = {}
+        self.max_batches, self.max_seconds = max_batches, max_seconds
 
     def install(self) -> None:
         import keras
 
-        recorder, original = self, keras.Model.fit
+        # The unwrapped fit, kept once: a second install (the self-check checking several
+        # files in one process) replaces the wrapper instead of wrapping it again.
+        original = getattr(keras.Model, "_assay_original_fit", None) or keras.Model.fit
+        keras.Model._assay_original_fit = original
+        recorder = self
 
         def fit(model, *args, **kwargs):
             recorder.last_model = model
@@ -292,7 +302,23 @@ class FitRecorder:
                     recorder.history.setdefault(key, []).append(value)
                 emit("epoch", epoch=epoch + 1, epochs=epochs, logs=logs)
 
-        return Progress()
+        if not (self.max_batches or self.max_seconds):
+            # No batch hooks in a grading: Keras then skips its per-batch callback work.
+            return Progress()
+
+        class Stopping(Progress):
+            def on_train_begin(self, logs=None):
+                self.batches, self.started = 0, time.monotonic()
+
+            def on_train_batch_end(self, batch, logs=None):
+                self.batches += 1
+                elapsed = time.monotonic() - self.started
+                if (recorder.max_batches and self.batches >= recorder.max_batches) or (
+                    recorder.max_seconds and elapsed >= recorder.max_seconds
+                ):
+                    self.model.stop_training = True
+
+        return Stopping()
 
 
 def serve_script_dataset(name: str, x, y, validation_fraction: float = 0.1) -> None:
@@ -412,17 +438,32 @@ def no_model_error(functions: set[str]) -> HarnessError:
     )
 
 
+#: The steps of a dry run (``job["dry_run"]``), in order; the host adds its own checks of
+#: the predictions and the budget after them (``graders/dryrun.py``).
+CHECK_STEPS = ("contract", "build", "train", "save", "load", "predict")
+
+
+def step_done(result: dict, name: str) -> None:
+    """Record (and stream) that a dry run's step passed; nothing outside a dry run."""
+    if "steps" in result:
+        result["steps"].append(name)
+        emit("step", step=name, status="ok")
+
+
 def train_phase(job: dict, out: Path, result: dict) -> None:
     import keras
     import numpy as np
 
     spec, filename = job["challenge"], job["submission"]
+    dry = job.get("dry_run")
+    if dry:
+        result["steps"] = []
     # The host parses the upload itself and states what was dropped from a notebook.
     source, _ = read_source(Path(filename))
     tree = parse(source, filename)
     functions = defined_functions(tree)
     raw_x, y = load_array(job["data"]["train_x"]), load_array(job["data"]["train_y"])
-    recorder = FitRecorder()
+    recorder = FitRecorder(*((dry["max_batches"], dry["max_seconds"]) if dry else ()))
     recorder.install()
     if job.get("seed") is not None:
         keras.utils.set_random_seed(int(job["seed"]))
@@ -438,11 +479,13 @@ def train_phase(job: dict, out: Path, result: dict) -> None:
                 + "; the statement says which functions are required",
             )
         module = execute(source, tree, filename, "import")
+        step_done(result, "contract")
         if spec.get("predict") != "candidate" and "predict" in functions:
             result["warnings"].append("predict_not_called")
         model = require_model(
             call_candidate(module.build_model, (), "build_exception", filename), "build_model()"
         )
+        step_done(result, "build")
         x = candidate_inputs(raw_x, spec)
         if hook(module, "train", spec, result):
             trained = call_candidate(module.train, (model, x, y), "train_exception", filename)
@@ -456,16 +499,23 @@ def train_phase(job: dict, out: Path, result: dict) -> None:
             )
     elif spec.get("script_mode"):
         result["mode"] = "script"
+        step_done(result, "contract")
         serve_script_dataset(spec["script_dataset"], raw_x, y.astype(np.uint8))
         execute(source, tree, filename, "train")
         model = recorder.last_model
         if model is None:
             raise no_model_error(functions)
+        step_done(result, "build")
     else:
+        found = ", ".join(f"{name}()" for name in sorted(functions))
         raise HarnessError(
             "missing_build_model",
-            "the file does not define build_model(); see the statement for the contract",
+            f"the file does not define build_model() (it defines {found}); rename your model "
+            "function to build_model()"
+            if functions
+            else "the file does not define build_model(); see the statement for the contract",
         )
+    step_done(result, "train")
     result["train_seconds"] = round(time.monotonic() - started, 3)
     try:
         result["param_count"] = int(model.count_params())
@@ -476,6 +526,37 @@ def train_phase(job: dict, out: Path, result: dict) -> None:
     except Exception as exc:
         raise HarnessError("save_failed", f"the trained model could not be saved: {exc}") from None
     (out / "history.json").write_text(json.dumps(recorder.history))
+    step_done(result, "save")
+    if dry:
+        check_saved_model(job, out, result, spec, raw_x[: int(dry["predict_rows"])])
+
+
+def check_saved_model(job: dict, out: Path, result: dict, spec: dict, raw_x) -> None:
+    """A dry run's last steps: load the saved model as the predict phase does, predict a few
+    inputs of the slice and leave them in ``predictions_check.npy`` for the host to check.
+
+    The submission's module is taken out of ``sys.modules`` first: the predict sandbox never
+    has it, so a model that loads only because its classes are importable here must fail.
+    """
+    sys.modules.pop(SUBMISSION_MODULE, None)
+    if spec.get("predict") == "candidate":
+        import keras
+
+        try:
+            model = keras.saving.load_model(str(out / "model.keras"), safe_mode=False)
+        except Exception as exc:
+            raise HarnessError(
+                "load_failed", f"the saved model could not be loaded again: {exc}"
+            ) from None
+    else:
+        model = load_standard_model(str(out / "model.keras"))
+    step_done(result, "load")
+    import numpy as np
+
+    x = candidate_inputs(raw_x, spec)
+    raw = call_candidate(default_predict, (model, x), "predict_exception", "model.keras")
+    np.save(out / "predictions_check.npy", to_array(raw), allow_pickle=False)
+    step_done(result, "predict")
 
 
 def to_array(raw):

@@ -39,11 +39,15 @@ def create_app(config: Config | None = None) -> Flask:
 def _bind_queue(app: Flask) -> None:
     """Uploads enqueue on this app's queue (its instance folder and ASSAY_QUEUE_URL), not on
     whatever the process environment names."""
+    from server import dryruns
     from server.grading import use_queue
-    from server.queue import get_huey
+    from server.queue import get_dry_run_huey, get_huey
 
     huey = get_huey(app.config["INSTANCE_PATH"], app.config["QUEUE_URL"])
     use_queue(app.extensions["assay.sessions"], huey)
+    # Uploads' dry runs go on their own queue first (server/dryruns.py).
+    dry = get_dry_run_huey(app.config["INSTANCE_PATH"], app.config["QUEUE_URL"])
+    dryruns.use_queue(app.extensions["assay.sessions"], dry)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -119,7 +119,8 @@ def submit_code(
     now: datetime | None = None,
     grace_seconds: int = 0,
 ) -> Submission:
-    """Check, store and queue an upload; ``CandidateError`` if refused (nothing is stored then)."""
+    """Check, store and queue an upload's dry run; ``CandidateError`` if refused (nothing is
+    stored then). The grading is queued once the dry run passes."""
     now = now or utcnow()
     assessment = invitation.assessment
     if slug not in assessment.challenge_slugs:
@@ -151,10 +152,23 @@ def submit_code(
     # Two uploads at once both passed the check above; count again now that ours is written.
     if _counted_attempts(session, invitation.id, slug) > assessment.attempt_limit:
         raise CandidateError("no_attempts", "You have used every attempt for this challenge.")
-    from server.grading import enqueue_submission
+    # The dry run first (server/dryruns.py): only an upload whose contract holds is graded,
+    # and one that fails it gives its attempt back.
+    from server.dryruns import queue_dry_run
 
-    enqueue_submission(session, submission, grading_options(assessment, slug))
+    queue_dry_run(session, submission, grading_options(assessment, slug))
     return submission
+
+
+def self_check_slice(session: Session, invitation: Invitation, challenge) -> bytes:
+    """The self-check's public slice for this candidate: the first train rows of their
+    assessment's secret split, the rows the upload's dry run trains on (never a test row)."""
+    from graders.selfcheck import assessment_slice
+    from server.splits import secret_for
+
+    options = grading_options(invitation.assessment, challenge.spec.slug)
+    secret = secret_for(session, invitation.assessment_id)  # the caller commits a new one
+    return assessment_slice(challenge, options.get("tier"), secret)
 
 
 def get_submission(
@@ -356,7 +370,7 @@ class Check:
 class Progress:
     """What the status page shows for one submission, read from Grading and ProgressEvent rows."""
 
-    status: str  # queued | running | graded | failed
+    status: str  # checking | check_failed | queued | running | graded | failed
     phase: str = ""  # train | predict | score
     epoch: int | None = None
     epochs: int | None = None
@@ -367,16 +381,33 @@ class Progress:
     waiting_for: str = ""
     passed: bool | None = None
     error_code: str | None = None
+    error_message: str = ""
+    #: The upload's dry run (``server.dryruns.DryRunView``), None for uploads before them.
+    dry_run: object = None
     metrics: list = field(default_factory=list)
     checks: list = field(default_factory=list)
     log_tail: str = ""
 
 
 def progress(session: Session, submission: Submission) -> Progress:
+    from server.dryruns import is_verdict, view
+
+    check = view(submission.dry_runs[-1] if submission.dry_runs else None)
     grading = submission.latest
     if grading is None:
-        return Progress(status="queued")
+        if check is None or check.status in ("queued", "running"):
+            return Progress(status="checking" if check else "queued", dry_run=check)
+        if is_verdict(check.code):
+            return Progress(
+                status="check_failed",
+                dry_run=check,
+                error_code=check.code,
+                error_message=check.message,
+                log_tail=check.log_tail,
+            )
+        return Progress(status="queued", dry_run=check)  # the grading is on its way
     result = Progress(status=grading.status, passed=grading.passed, error_code=grading.error_code)
+    result.dry_run = check
     if grading.status == "queued":
         result.position = _queue_position(session, grading)
         from server.placement import waiting_for
@@ -459,6 +490,7 @@ def _apply_report(result: Progress, report: dict) -> None:
     ]
     error = report.get("error") if isinstance(report.get("error"), dict) else {}
     result.error_code = result.error_code or error.get("code")
+    result.error_message = str(error.get("message") or "")
     logs = report.get("logs") if isinstance(report.get("logs"), dict) else {}
     phase = error.get("phase") or "train"
     tail = logs.get(f"{phase} stderr") or logs.get(f"{phase} stdout") or error.get("detail") or ""

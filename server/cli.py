@@ -205,6 +205,10 @@ def prepare_demo(*, grade: bool) -> DemoSetup:
     engine = make_engine(config.DATABASE_URL)
     factory = make_session_factory(engine)
     use_queue(factory, get_huey(config.INSTANCE_PATH, config.QUEUE_URL))
+    from server import dryruns
+    from server.queue import get_dry_run_huey
+
+    dryruns.use_queue(factory, get_dry_run_huey(config.INSTANCE_PATH, config.QUEUE_URL))
     logins = {}
     try:
         with session_scope(factory) as session:

@@ -96,7 +96,9 @@ def regrade(session: Session, submission: Submission) -> Grading:
     The check and the insert are one statement, so two presses at once add one row.
     """
     latest = submission.latest
-    options = json.loads(latest.options_json) if latest else {}
+    # Never graded (its dry run failed): the options its dry run kept for the grading.
+    kept = latest or (submission.dry_runs[-1] if submission.dry_runs else None)
+    options = json.loads(kept.options_json) if kept else {}
     max_tries = latest.max_tries if latest else None
     session.flush()
     busy = sa.exists().where(

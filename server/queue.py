@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 QUEUE_FILE = "queue.sqlite3"
 #: The one task's name; the web side and the worker register the same function under it.
 GRADE_TASK = "grade"
+#: Dry runs travel on a queue of their own (its Huey name), so that a worker's dry-run lane
+#: takes them at once and full gradings never wait behind them, nor they behind gradings.
+DRY_RUN_QUEUE, DRY_RUN_TASK = "assay-dryrun", "dry_run"
 
 
 def _number(name: str, default: float) -> float:
@@ -80,30 +83,36 @@ class QueueSettings:
         )
 
 
-def make_huey(instance: Path | str, url: str = "") -> Huey:
+def make_huey(instance: Path | str, url: str = "", name: str = "assay") -> Huey:
     """A Huey for the instance folder ``instance`` (SQLite file) or the Redis at ``url``.
 
     Results are not stored: a grading's outcome lives in the database, and stored results
     would pile up unread in the queue file.
     """
     if url.startswith(("redis://", "rediss://", "unix://")):
-        huey: Huey = RedisHuey("assay", url=url, results=False)
+        huey: Huey = RedisHuey(name, url=url, results=False)
     elif url:
         raise ValueError(f"ASSAY_QUEUE_URL must be a redis:// URL, not {url!r}")
     else:
         settings = QueueSettings.from_env()
         huey = SqliteHuey(
-            "assay",
+            name,
             storage_class=WakingSqliteStorage,
             filename=str(Path(instance) / QUEUE_FILE),
-            wake_dir=str(Path(instance) / WAKE_DIR),
+            wake_dir=str(Path(instance) / _wake_dir(name)),
             check_seconds=settings.wake_check_seconds,
             poll_seconds=settings.poll_seconds,
             results=False,
             timeout=15,
         )
     huey.assay_grade = huey.task(name=GRADE_TASK)(_grade)
+    huey.assay_dry_run = huey.task(name=DRY_RUN_TASK)(_no_consumer)
     return huey
+
+
+def _wake_dir(name: str) -> str:
+    # Each queue wakes its own waiters: an upload's dry run must not wake the grading threads.
+    return WAKE_DIR if name == "assay" else f"{WAKE_DIR}-{name}"
 
 
 #: Beside the queue file: one datagram socket per idle-waiting worker process.
@@ -223,23 +232,49 @@ def _grade(grading_id: int) -> None:
     run_grading(grading_id)
 
 
+def _no_consumer(dry_run_id: int) -> None:
+    # Dry runs are taken by the worker's dry-run lane (server/dryrun_lane.py), never by a
+    # Huey consumer; registered only so that messages have a task to name.
+    raise RuntimeError("dry runs are run by a worker's dry-run lane")
+
+
 _lock = threading.Lock()
-_hueys: dict[tuple[str, str], Huey] = {}
+_hueys: dict[tuple[str, str, str], Huey] = {}
 
 
-def get_huey(instance: Path | str | None = None, url: str | None = None) -> Huey:
-    """This process's Huey for ``instance``/``url`` (default: from the environment), made once."""
+def get_huey(
+    instance: Path | str | None = None, url: str | None = None, name: str = "assay"
+) -> Huey:
+    """This process's Huey for ``instance``/``url`` (default: from the environment), made once.
+
+    ``name``: ``DRY_RUN_QUEUE`` for the dry runs' own queue (``get_dry_run_huey``).
+    """
     if instance is None:
         from server.config import instance_folder
 
         instance = instance_folder()
     if url is None:
         url = os.environ.get("ASSAY_QUEUE_URL") or ""
-    key = (str(Path(instance).resolve()), url)
+    key = (str(Path(instance).resolve()), url, name)
     with _lock:
         if key not in _hueys:
-            _hueys[key] = make_huey(key[0], url)
+            _hueys[key] = make_huey(key[0], url, name)
         return _hueys[key]
+
+
+def get_dry_run_huey(instance: Path | str | None = None, url: str | None = None) -> Huey:
+    """The dry runs' queue for ``instance``/``url``: the same storage, its own name."""
+    return get_huey(instance, url, DRY_RUN_QUEUE)
+
+
+def enqueue_dry_run(huey: Huey, dry_run_id: int) -> None:
+    """Put a wake-up message for dry run ``dry_run_id`` on the dry runs' queue."""
+    huey.enqueue(huey.assay_dry_run.s(dry_run_id))
+
+
+def pending_dry_run_ids(huey: Huey) -> set[int]:
+    """Dry run ids with a message waiting (read by the lane's sweep)."""
+    return {int(t.args[0]) for t in huey.pending() if t.name == DRY_RUN_TASK and t.args}
 
 
 def enqueue_grading(huey: Huey, grading_id: int) -> None:

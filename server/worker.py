@@ -329,8 +329,11 @@ def run_grading(grading_id: int) -> None:
     _current.run_grading(grading_id)
 
 
-def serve(worker: Worker) -> None:
-    """Run ``worker`` until SIGTERM/SIGINT: reap, sweep, consume; hand back what is left."""
+def serve(worker: Worker, lane=None) -> None:
+    """Run ``worker`` until SIGTERM/SIGINT: reap, sweep, consume; hand back what is left.
+
+    ``lane``: a ``server.dryrun_lane.DryRunLane``, started beside the grading threads.
+    """
     global _current
     _current = worker
     settings = worker.settings
@@ -340,6 +343,8 @@ def serve(worker: Worker) -> None:
         session.commit()
     worker.sweep()
     worker.start_sweeper()
+    if lane is not None:
+        lane.start()
     consumer = WorkerConsumer(
         worker,
         workers=settings.threads,
@@ -354,6 +359,8 @@ def serve(worker: Worker) -> None:
         consumer.run()
     finally:
         worker.stopping.set()
+        if lane is not None:
+            lane.stop()
         if worker.warm is not None:
             worker.warm.close()
         left = worker.hand_back_all("the worker stopped before the grading ended")
@@ -440,8 +447,20 @@ def main(*, threads: int | None = None, sandbox: str | None = None) -> None:
     capacity = placement.Capacity.from_env(settings.threads)
     log.info("capacity: %d GPU(s), %d grading(s) at once", capacity.gpus, capacity.slots)
     serve(
-        Worker(factory, huey, settings, chosen, on_finished=finished, warm=warm, capacity=capacity)
+        Worker(factory, huey, settings, chosen, on_finished=finished, warm=warm, capacity=capacity),
+        _dry_run_lane(factory, config, settings, chosen),
     )
+
+
+def _dry_run_lane(factory, config, settings: QueueSettings, sandbox):
+    """The uploads' dry runs on a thread of their own, with a warm sandbox of their own."""
+    from server import dryruns
+    from server.dryrun_lane import DryRunLane, warm_pool
+    from server.queue import get_dry_run_huey
+
+    huey = get_dry_run_huey(config.INSTANCE_PATH, config.QUEUE_URL)
+    dryruns.use_queue(factory, huey)
+    return DryRunLane(factory, huey, settings, sandbox, warm_pool(sandbox))
 
 
 def _result_mail(factory, config) -> Callable[[int], None]:

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 from functools import wraps
+from io import BytesIO
 
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from graders.catalogue import error_info
 from graders.challenges import get_challenge
+from graders.contract import STEP_LABELS, explain
+from graders.selfcheck import starter_bundle
 from graders.theory import load_bank
 from server import candidates, concept_checks, invitations
 from server.candidate import bp
@@ -19,6 +21,8 @@ from server.rendering import render_markdown
 
 LINK_STATUS = {"unknown": 404, "expired": 410, "revoked": 403}
 STATUS_LABELS = {
+    "checking": _l("checking"),
+    "check_failed": _l("check failed"),
     "queued": _l("queued"),
     "running": _l("grading"),
     "graded": _l("scored"),
@@ -160,13 +164,15 @@ def statement(invitation, token, slug):
 @with_invitation
 @started_only
 def starter(invitation, token, slug):
+    """The starter as a zip: the starter file, the self-check and its public slice."""
     challenge = _challenge_or_404(invitation, slug)
-    path = challenge.path(challenge.spec.starter)
+    data = candidates.self_check_slice(db(), invitation, challenge)
+    db().commit()  # a split secret made now is kept: the dry runs draw the same rows
     return send_file(
-        path,
+        BytesIO(starter_bundle(challenge, data)),
         as_attachment=True,
-        download_name=f"{slug}-starter{path.suffix}",
-        mimetype="text/x-python",
+        download_name=f"{slug}-starter.zip",
+        mimetype="application/zip",
     )
 
 
@@ -226,10 +232,8 @@ def _message(exc: candidates.CandidateError) -> str:
     }
     if exc.code in fixed:
         return fixed[exc.code]
-    try:
-        return f"{error_info(exc.code).message(_lang())} ({exc})"
-    except (KeyError, ValueError):
-        return str(exc)
+    # The catalogue's words and what to fix (the line of a syntax error, the size limit).
+    return explain(exc.code, str(exc), _lang())
 
 
 def _submission_or_404(invitation, submission_id):
@@ -268,14 +272,13 @@ def _progress_context(invitation, submission) -> dict:
     state = candidates.progress(db(), submission)
     explanation = ""
     if state.error_code:
-        try:
-            explanation = error_info(state.error_code).message(_lang())
-        except (KeyError, ValueError):
-            explanation = _("The grading failed.")
+        # The catalogue's words and what to fix (the shapes, the line, the limit hit).
+        explanation = explain(state.error_code, state.error_message, _lang())
     return {
         "state": state,
         "explanation": explanation,
         "show_scores": invitation.assessment.show_scores_to_candidate,
+        "step_labels": {name: labels[_lang() == "zh"] for name, labels in STEP_LABELS.items()},
     }
 
 

@@ -4,6 +4,7 @@ from server.models.accounts import ADMIN, RECRUITER, REVIEWER, ROLES, User
 from server.models.api import ApiToken, Webhook, WebhookDelivery
 from server.models.assessments import Assessment, AssessmentChallenge
 from server.models.base import Base, utcnow
+from server.models.dryruns import DryRun
 from server.models.grading import GRADING_STATES, Grading, ProgressEvent, Submission
 from server.models.invitations import ConceptCheckAnswer, Invitation, TheoryAnswer
 from server.models.mail import MailOutbox
@@ -38,6 +39,7 @@ __all__ = [
     "CandidateSummary",
     "ConceptCheckAnswer",
     "Decision",
+    "DryRun",
     "Grading",
     "GradingRender",
     "Invitation",

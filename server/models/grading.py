@@ -46,6 +46,10 @@ class Submission(Base):
         back_populates="submission", order_by="Grading.id", cascade="all, delete-orphan"
     )
 
+    dry_runs: Mapped[list[DryRun]] = relationship(  # noqa: F821 (server.models.dryruns)
+        back_populates="submission", order_by="DryRun.id", cascade="all, delete-orphan"
+    )
+
     @property
     def latest(self) -> Grading | None:
         return self.gradings[-1] if self.gradings else None

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from graders.errors import UnknownQuestionError
 from graders.theory import load_bank
-from server import audit, concept_checks, exports, similarity
+from server import audit, concept_checks, dryruns, exports, similarity
 from server.extensions import db
 from server.models import DECISIONS, Grading, Invitation, Submission, User
 from server.rendering import id_links
@@ -376,6 +376,7 @@ def report(submission_id: int):
         title_of=svc.challenge_title,
         similar=similar,
         similarity_pending=similarity_pending,
+        dry_runs=[dryruns.view(row) for row in reversed(submission.dry_runs)],
     )
 
 

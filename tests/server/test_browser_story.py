@@ -191,16 +191,21 @@ def test_the_story_in_a_browser(live, tmp_path):
         candidate.set_input_files("input[type=file]", str(REFERENCE))
         shot(candidate, "candidate-work")
         candidate.click("text=Upload and grade")
-        expect(candidate.locator(".progress")).to_contain_text("Queued")
+        # Every upload is checked first (its dry run); the grading is queued once it passes.
+        expect(candidate.locator(".progress")).to_contain_text("Checking your file")
         shot(candidate, "candidate-queued")
 
-        # Grade a small slice (the worker starts only now, so it reads these options).
-        grading_id, options = _sql(db, "select id, options_json from gradings")[0]
+        # Grade a small slice (the worker starts only now, so the dry run passes these options
+        # on to the grading it queues).
+        dry_run_id, options = _sql(db, "select id, options_json from dry_runs")[0]
         options = json.loads(options) | {"train_limit": 300, "test_limit": 200}
         _sql(
-            db, "update gradings set options_json = ? where id = ?", json.dumps(options), grading_id
+            db, "update dry_runs set options_json = ? where id = ?", json.dumps(options), dry_run_id
         )
         start_worker()
+        # The dry run's steps turn green before training starts.
+        expect(candidate.locator(".dry-run .step.ok")).to_have_count(8, timeout=240_000)
+        shot(candidate, "candidate-checked")
         # A warm sandbox can train the small slice between two 2 s polls: the page may go
         # from "Starting" straight to the result. The epochs must still have been recorded.
         progress = candidate.locator(".progress")

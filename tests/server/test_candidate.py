@@ -12,7 +12,7 @@ import pytest
 
 from server import candidates
 from server.candidates import CandidateError
-from server.models import Grading, ProgressEvent, Submission, TheoryAnswer, utcnow
+from server.models import DryRun, Grading, ProgressEvent, Submission, TheoryAnswer, utcnow
 
 REFERENCE = Path("challenges/lenet5-mnist/reference/solution.py").read_bytes()
 
@@ -111,7 +111,7 @@ def test_theory_answers_have_no_grace(db, make_invitation):
 # -- uploads -----------------------------------------------------------------------------------
 
 
-def test_upload_stores_source_and_queues_a_grading(client, db, make_invitation):
+def test_upload_stores_source_and_queues_its_dry_run_not_yet_a_grading(client, db, make_invitation):
     invitation, token = make_invitation(opened_at=utcnow())
     response = _upload(client, token, name="../../etc/Ann Lee's solution.py")
     assert response.status_code == 302
@@ -122,10 +122,14 @@ def test_upload_stores_source_and_queues_a_grading(client, db, make_invitation):
 
     assert submission.sha256 == hashlib.sha256(REFERENCE).hexdigest()
     assert submission.filename == "solution.py"  # never the uploaded name
-    grading = db.query(Grading).one()
-    assert grading.status == "queued"
-    assert json.loads(grading.options_json)["tier"] == "sample"
+    # The dry run first: the grading is queued only once it passes (server/dryruns.py).
+    assert db.query(Grading).count() == 0
+    dry_run = db.query(DryRun).one()
+    assert (dry_run.status, dry_run.submission_id) == ("queued", submission.id)
+    assert json.loads(dry_run.options_json)["tier"] == "sample"
     assert response.headers["Location"].endswith(f"/c/{token}/submissions/{submission.id}")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Check before grading" in page and "hx-trigger" in page
 
 
 @pytest.mark.parametrize(
@@ -198,8 +202,8 @@ def test_candidate_identity_is_not_in_what_the_sandbox_gets(db, make_invitation)
         opened_at=utcnow(), candidate_name="Zed Unique", candidate_email="zed@unique.test"
     )
     submission = candidates.submit_code(db, invitation, "lenet5-mnist", "Zed Unique.py", REFERENCE)
-    grading = submission.latest
-    shipped = submission.filename + grading.options_json + submission.source.decode()
+    dry_run = submission.dry_runs[-1]  # its options go to the grading once it passes
+    shipped = submission.filename + dry_run.options_json + submission.source.decode()
     assert "Zed" not in shipped and "zed@unique.test" not in shipped
 
 
@@ -249,7 +253,20 @@ def test_starter_download(client, make_invitation):
     response = client.get(f"/c/{token}/challenges/lenet5-mnist/starter")
     assert response.status_code == 200
     assert "attachment" in response.headers["Content-Disposition"]
-    assert b"def build_model" in response.data
+    assert response.headers["Content-Disposition"].endswith("lenet5-mnist-starter.zip")
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(response.data)) as bundle:
+        names = sorted(bundle.namelist())
+        assert b"def build_model" in bundle.read("lenet5-mnist/solution.py")
+        check = bundle.read("lenet5-mnist/check_solution.py").decode()
+    assert names == [
+        "lenet5-mnist/check_data.npz",
+        "lenet5-mnist/check_solution.py",
+        "lenet5-mnist/solution.py",
+    ]
+    compile(check, "check_solution.py", "exec")  # one file that parses on its own
     assert client.get(f"/c/{token}/challenges/sentiment-bilstm/starter").status_code == 404
 
 

@@ -14,7 +14,15 @@ import pytest
 from server.models import Grading, MailOutbox, Submission, utcnow
 
 REFERENCE = Path("challenges/lenet5-mnist/reference/solution.py").read_bytes()
-CRASHING = b"def build_model():\n    raise ValueError('no model <b>here</b>')\n"
+# Passes the dry run (48 examples) and crashes on the whole train split: a failure only the
+# full grading finds, which uses the attempt.
+CRASHING = REFERENCE + (
+    b"\n\ndef train(model, x_train, y_train):\n"
+    b"    if len(x_train) > 100:\n"
+    b"        raise ValueError('no model <b>here</b>')\n"
+    b"    model.fit(x_train, y_train, epochs=1)\n"
+    b"    return model\n"
+)
 
 
 @pytest.fixture
@@ -41,6 +49,10 @@ def worker(app, prepared_data, skip_or_fail):
 
 
 def _upload_and_grade(client, db, worker, token, data):
+    from server.dryrun_lane import DryRunLane
+    from server.models import DryRun
+    from server.queue import QueueSettings, get_dry_run_huey
+
     response = client.post(
         f"/c/{token}/challenges/lenet5-mnist/upload",
         data={"file": (BytesIO(data), "solution.py")},
@@ -48,6 +60,10 @@ def _upload_and_grade(client, db, worker, token, data):
     )
     assert response.status_code == 302
     status_url = response.headers["Location"]
+    assert "Checking your file" in client.get(status_url).get_data(as_text=True)
+    # The upload's dry run first (the worker's lane); its pass queues the grading.
+    lane = DryRunLane(worker.factory, get_dry_run_huey(), QueueSettings(), worker.sandbox)
+    assert lane.run_dry_run(db.query(DryRun).order_by(DryRun.id.desc()).first().id) == "passed"
     assert "Queued" in client.get(status_url).get_data(as_text=True)
     grading = db.query(Grading).order_by(Grading.id.desc()).first()
     # A small slice keeps the test short; the assessment's tier is kept.

@@ -71,11 +71,11 @@ def test_admin_create_user_refuses_a_duplicate_with_a_message_not_a_traceback(in
     assert "already exists" in again.output and "Traceback" not in again.output
 
 
-def test_demo_setup_creates_staff_an_assessment_and_queues_the_reference_solutions(
+def test_demo_setup_creates_staff_an_assessment_and_queues_the_reference_solutions_dry_runs(
     instance, prepared_data
 ):
     from server.cli import fresh_instance, prepare_demo
-    from server.queue import get_huey, pending_ids
+    from server.queue import get_dry_run_huey, pending_dry_run_ids
 
     fresh_instance(instance)
     setup = prepare_demo(grade=True)
@@ -88,9 +88,10 @@ def test_demo_setup_creates_staff_an_assessment_and_queues_the_reference_solutio
     slugs = _rows(instance, "select challenge_slug from assessment_challenges order by position")
     assert sorted(s for (s,) in slugs) == ["lenet5-mnist", "sentiment-bilstm"]
     assert setup.candidate_path.startswith("/c/")
-    queued = _rows(instance, "select id, status from gradings order by id")
+    # Each upload's dry run first; the worker's lane queues the gradings once they pass.
+    queued = _rows(instance, "select id, status from dry_runs order by id")
     assert [status for _, status in queued] == ["queued", "queued"]
-    assert pending_ids(get_huey()) == {gid for gid, _ in queued}
+    assert pending_dry_run_ids(get_dry_run_huey()) == {i for i, _ in queued}
 
 
 def test_demo_wipes_only_an_instance_folder_it_made(tmp_path):
