@@ -2,9 +2,12 @@
 
 The rules, each enforced by one conditional UPDATE (atomic on SQLite and PostgreSQL alike):
 
-1. **Claim.** ``queued -> running`` only if it is still queued: of two workers that got the
-   same message, exactly one wins. The winner holds a lease: a fresh owner token (worker id
-   plus a random part, new for every claim), an expiry, and ``tries + 1``.
+1. **Claim.** ``queued -> running`` only if it is still queued and its candidate has no other
+   grading running: of two workers that pick the same grading, exactly one wins (a unique
+   index refuses a second running grading of one candidate, even at the same instant). The
+   winner holds a lease: a fresh owner token (worker id plus a random part, new for every
+   claim), an expiry, and ``tries + 1``. Which grading a worker picks is the fair order of
+   ``server.fairqueue`` (``claim_next``), not the message's arrival.
 2. **Heartbeat.** The service's heartbeat events renew the lease, only while the token
    still holds it. A worker whose renewal fails has lost the grading: it cancels its run.
 3. **Finish, fenced.** A result is written only while the token still holds the lease. A
@@ -20,7 +23,8 @@ The rules, each enforced by one conditional UPDATE (atomic on SQLite and Postgre
    try it had does not count, since the platform interrupted it, not the submission.
 7. **Messages.** A queue message is only a wake-up call; the database row is the truth. Ids
    are enqueued after the commit that made them queued (never before: a worker could find
-   nothing), and the sweeper re-sends a message for a queued grading that has none.
+   nothing), a worker that ends a grading wakes the candidate's next one (held back by
+   rule 1), and the sweeper tops the messages up to the claimable gradings.
 
 Re-grading adds a ``Grading`` row; the history is kept and a submission shows its latest.
 Functions run on the worker side (claim ... requeue_expired) commit their own step; the
@@ -43,12 +47,14 @@ from sqlalchemy.orm import Session
 from graders.catalogue import error_info
 from graders.report import ErrorInfo, Report
 from graders.verdicts import of_report
-from server import summary
+from server import fairqueue, summary
 from server.models.base import utcnow
 from server.models.grading import (
     FAILED,
+    FIRST,
     GRADED,
     QUEUED,
+    RETRY,
     RUNNING,
     Grading,
     ProgressEvent,
@@ -82,6 +88,7 @@ def enqueue_submission(
         options_json=json.dumps(options, sort_keys=True),
         max_tries=max_tries or QueueSettings.from_env().max_tries,
         queued_at=utcnow(),
+        **fairqueue.place(session, submission, FIRST),
     )
     session.add(grading)
     session.flush()
@@ -104,6 +111,7 @@ def regrade(session: Session, submission: Submission) -> Grading:
     busy = sa.exists().where(
         Grading.submission_id == submission.id, Grading.status.in_((QUEUED, RUNNING))
     )
+    fair = fairqueue.place(session, submission, RETRY)  # a re-grade waits behind first tries
     row = sa.select(
         sa.literal(submission.id),
         sa.literal(QUEUED),
@@ -112,6 +120,10 @@ def regrade(session: Session, submission: Submission) -> Grading:
         sa.literal(utcnow(), sa.DateTime()),
         sa.literal(json.dumps(options, sort_keys=True)),
         sa.literal(""),
+        sa.literal(fair["lane"]),
+        sa.literal(fair["fair_tag"], sa.Double()),
+        sa.literal(fair["invitation_id"], sa.Integer()),
+        sa.literal(fair["assessment_id"], sa.Integer()),
     ).where(~busy)
     # RETURNING, not rowcount: psycopg reports -1 rows for an INSERT ... SELECT.
     added = session.execute(
@@ -125,6 +137,10 @@ def regrade(session: Session, submission: Submission) -> Grading:
                 "queued_at",
                 "options_json",
                 "platform_note",
+                "lane",
+                "fair_tag",
+                "invitation_id",
+                "assessment_id",
             ],
             row,
         )
@@ -166,21 +182,11 @@ def _drop_pending(session: Session, _previous) -> None:
 
 
 def queue_position(session: Session, grading: Grading) -> int | None:
-    """1 for the next grading to start, 2 behind it, ...; None when it is not queued."""
-    if grading.status != QUEUED:
-        return None
-    ahead = session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Grading)
-        .where(
-            Grading.status == QUEUED,
-            sa.or_(
-                Grading.queued_at < grading.queued_at,
-                sa.and_(Grading.queued_at == grading.queued_at, Grading.id < grading.id),
-            ),
-        )
-    )
-    return ahead + 1
+    """1 for the next grading to start, 2 behind it, ...; None when it is not queued.
+
+    The order the workers follow (``server.fairqueue``), not the order of arrival.
+    """
+    return fairqueue.position(session, grading)
 
 
 def attempts_used(session: Session, invitation_id: int) -> int:
@@ -216,6 +222,7 @@ class Claim:
     #: The assessment's split secret (server/splits.py), or None: the grading draws a
     #: fresh one. Never stored with the grading's options.
     split_seed: str | None = field(default=None, repr=False)
+    started_at: datetime | None = None
 
 
 def _fenced(claim: Claim):
@@ -236,25 +243,50 @@ def _update(session: Session, where, **values) -> bool:
     return result.rowcount == 1
 
 
+def claim_next(
+    session: Session, lease_seconds: float, *, gpu: bool = True, now: datetime | None = None
+) -> Claim | None:
+    """Take the next grading in the fair order that this worker may run (rule 1).
+
+    ``gpu``: whether this worker has one (``server.placement``). None when nothing is
+    claimable now: the queue is empty, or what waits belongs to busy candidates, needs a
+    GPU, or was taken by other workers first.
+    """
+    heads = fairqueue.next_ids(session, gpu=gpu)
+    session.rollback()
+    for grading_id in heads:
+        taken = claim(session, grading_id, lease_seconds, now)
+        if taken is not None:
+            return taken
+    return None
+
+
 def claim(
     session: Session, grading_id: int, lease_seconds: float, now: datetime | None = None
 ) -> Claim | None:
-    """Take ``grading_id`` if it is still queued (rule 1); None when another worker has it."""
+    """Take ``grading_id`` if it is still queued and its candidate has none running
+    (rule 1); None when another worker has it or the candidate is busy."""
     now = now or utcnow()
     owner = f"{worker_id()}/{uuid.uuid4().hex[:12]}"
-    won = _update(
-        session,
-        sa.and_(
-            Grading.id == grading_id, Grading.status == QUEUED, Grading.tries < Grading.max_tries
-        ),
-        status=RUNNING,
-        tries=Grading.tries + 1,
-        lease_owner=owner,
-        lease_expires_at=now + timedelta(seconds=lease_seconds),
-        heartbeat_at=now,
-        started_at=now,
-        finished_at=None,
-    )
+    try:
+        won = _update(
+            session,
+            sa.and_(
+                Grading.id == grading_id,
+                Grading.status == QUEUED,
+                Grading.tries < Grading.max_tries,
+                fairqueue.candidate_free(),
+            ),
+            status=RUNNING,
+            tries=Grading.tries + 1,
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            heartbeat_at=now,
+            started_at=now,
+            finished_at=None,
+        )
+    except sa.exc.IntegrityError:  # the candidate's other upload was claimed at this instant
+        won = False
     if not won:
         session.rollback()
         return None
@@ -275,6 +307,7 @@ def claim(
         source=sub.source,
         options=json.loads(grading.options_json or "{}"),
         split_seed=split_seed,
+        started_at=now,
     )
 
 
@@ -383,6 +416,14 @@ def _store(
         .execution_options(synchronize_session=False)
     )
     _append_event(session, claim.grading_id, {"event": "status", "status": status}, now)
+    if status == GRADED and claim.started_at is not None:  # the queue's estimates
+        fairqueue.record_duration(
+            session,
+            claim.challenge,
+            fairqueue.tier_of(claim.options),
+            (now - claim.started_at).total_seconds(),
+            now,
+        )
     summary.touch_submission(session, claim.submission_id)  # outcome, headline, attempts
     session.commit()
     return status
@@ -402,11 +443,12 @@ def _requeue(session: Session, where, grading_id: int, note: str, now, undo_try=
         status=QUEUED,
         lease_owner=None,
         lease_expires_at=None,
-        queued_at=now,
         platform_note=_note_expr(note),
     )
-    if undo_try:
+    if undo_try:  # handed back: it keeps its lane and its place in the order
         values["tries"] = Grading.tries - 1
+    else:  # a failed try: the retry lane, behind first attempts
+        values.update(queued_at=now, **fairqueue.retry_values(session, grading_id))
     if not _update(session, where, **values):
         session.rollback()
         return False
@@ -521,17 +563,53 @@ def _worker_of(owner: str | None) -> str:
 
 
 def lost_messages(
-    session: Session, pending: set[int], older_than: float, now: datetime | None = None
+    session: Session,
+    pending: set[int],
+    older_than: float,
+    now: datetime | None = None,
+    waiting: int | None = None,
 ) -> list[int]:
-    """Queued gradings with no message on the queue, queued over ``older_than`` s ago (rule 7)."""
+    """Queued gradings to send a message for (rule 7): those queued over ``older_than`` s
+    ago with no message of their own, as many as the claimable gradings outnumber the
+    messages waiting (``waiting``, default ``len(pending)``; any message wakes a worker that
+    claims in the fair order). A grading held back by its busy candidate is not counted: the
+    end of the candidate's running grading wakes it."""
     now = now or utcnow()
-    queued = session.scalars(
+    claimable = session.scalars(
         sa.select(Grading.id).where(
-            Grading.status == QUEUED, Grading.queued_at < now - timedelta(seconds=older_than)
+            Grading.status == QUEUED,
+            Grading.tries < Grading.max_tries,
+            fairqueue.candidate_free(),
         )
     ).all()
+    old = set(
+        session.scalars(
+            sa.select(Grading.id).where(
+                Grading.status == QUEUED, Grading.queued_at < now - timedelta(seconds=older_than)
+            )
+        ).all()
+    )
     session.rollback()
-    return [grading_id for grading_id in queued if grading_id not in pending]
+    missing = len(claimable) - (len(pending) if waiting is None else waiting)
+    if missing <= 0:
+        return []
+    lost = [gid for gid in claimable if gid in old and gid not in pending]
+    return lost[:missing]
+
+
+def next_of_candidate(session: Session, grading_id: int) -> int | None:
+    """A queued grading of the same candidate as ``grading_id`` (held back by rule 1), if any."""
+    invitation_id = session.scalar(sa.select(Grading.invitation_id).where(Grading.id == grading_id))
+    if invitation_id is None:
+        return None
+    found = session.scalar(
+        sa.select(Grading.id)
+        .where(Grading.invitation_id == invitation_id, Grading.status == QUEUED)
+        .order_by(Grading.id)
+        .limit(1)
+    )
+    session.rollback()
+    return found
 
 
 def use_queue(factory, huey) -> None:

@@ -284,8 +284,10 @@ def enqueue_grading(huey: Huey, grading_id: int) -> None:
 
 def pending_ids(huey: Huey) -> set[int]:
     """Grading ids with a message waiting on the queue (read by the sweeper)."""
-    ids = set()
-    for task in huey.pending():
-        if task.name == GRADE_TASK and task.args:
-            ids.add(int(task.args[0]))
-    return ids
+    return set(pending_messages(huey))
+
+
+def pending_messages(huey: Huey) -> list[int]:
+    """The grading id of each message waiting on the queue, duplicates kept (each one wakes
+    a worker that claims the next grading in the fair order)."""
+    return [int(task.args[0]) for task in huey.pending() if task.name == GRADE_TASK and task.args]

@@ -1,9 +1,10 @@
 """``assay worker``: takes gradings off the queue and grades them through the service.
 
 One process runs a Huey consumer (``QueueSettings.threads`` grading threads) plus a sweeper
-thread. For each message the worker claims the grading (``server.grading.claim``; a message
-whose grading another worker holds is dropped), calls ``graders.service.grade_submission``,
-and writes the report, fenced by its lease. While the grading runs, the service's heartbeat
+thread. Each message wakes the worker, which claims the next grading in the fair order
+(``server.grading.claim_next``, ``server.fairqueue``: lanes, round-robin across assessments,
+one in flight per candidate; a message that finds nothing claimable is dropped), calls
+``graders.service.grade_submission``, and writes the report, fenced by its lease. While the grading runs, the service's heartbeat
 events renew the lease and its progress events become ``ProgressEvent`` rows.
 
 Stopping and dying:
@@ -33,9 +34,9 @@ from huey.consumer import Consumer
 
 from graders.pipeline import GradeOptions
 from graders.splits import new_secret
-from server import grading, placement
+from server import fairqueue, grading, placement
 from server.ops import configure_logging, log_context
-from server.queue import QueueSettings, enqueue_grading, pending_ids
+from server.queue import QueueSettings, enqueue_grading, pending_messages
 
 log = logging.getLogger(__name__)
 
@@ -151,15 +152,40 @@ class Worker:
     # -- one grading ---------------------------------------------------------------------------
 
     def run_grading(self, grading_id: int) -> str:
-        """Claim, grade and store one grading; returns what happened (for logs and tests)."""
+        """Woken by the message for ``grading_id``: claim the next grading in the fair order
+        (often another one), grade and store it; returns what happened (logs and tests)."""
         with self.factory() as session:
-            if not placement.may_take(session, grading_id, self.capacity):
-                return self._pass_on(session, grading_id)
-            claim = grading.claim(session, grading_id, self.settings.lease_seconds)
-        if claim is None:
-            return "not claimed"
-        with log_context(grading_id=grading_id, submission_id=claim.submission_id):
-            return self._run_claimed(grading_id, claim)
+            if fairqueue.order_policy() == fairqueue.FIFO:
+                claim = self._claim_fifo(session, grading_id)
+            else:
+                claim = grading.claim_next(
+                    session, self.settings.lease_seconds, gpu=self.capacity.gpus > 0
+                )
+            if claim is None:
+                if not placement.may_take(session, grading_id, self.capacity):
+                    return self._pass_on(session, grading_id)
+                return "not claimed"
+        with log_context(grading_id=claim.grading_id, submission_id=claim.submission_id):
+            try:
+                return self._run_claimed(claim.grading_id, claim)
+            finally:
+                self._wake_next_of_candidate(claim.grading_id)
+
+    def _claim_fifo(self, session, grading_id: int):
+        """``ASSAY_QUEUE_ORDER=fifo``: the message's own grading, as before the fair order."""
+        if not placement.may_take(session, grading_id, self.capacity):
+            return None
+        return grading.claim(session, grading_id, self.settings.lease_seconds)
+
+    def _wake_next_of_candidate(self, grading_id: int) -> None:
+        """The candidate's next upload waited for this grading (one in flight each): wake it."""
+        try:
+            with self.factory() as session:
+                waiting = grading.next_of_candidate(session, grading_id)
+            if waiting is not None:
+                enqueue_grading(self.huey, waiting)
+        except Exception:  # the sweeper sends it a message in its next round
+            log.exception("grading %s: could not wake the candidate's next grading", grading_id)
 
     def _run_claimed(self, grading_id: int, claim: grading.Claim) -> str:
         cancel = threading.Event()
@@ -230,9 +256,13 @@ class Worker:
         for kind, ids in done.items():
             if ids:
                 log.warning("expired leases %s: %s", kind, ids)
+        messages = pending_messages(self.huey)
         with self.factory() as session:
             lost = grading.lost_messages(
-                session, pending_ids(self.huey), older_than=self.settings.sweep_seconds
+                session,
+                set(messages),
+                older_than=self.settings.sweep_seconds,
+                waiting=len(messages),
             )
         for grading_id in lost:
             log.warning("grading %s is queued without a message; sending one", grading_id)

@@ -5,7 +5,13 @@ from server.models.api import ApiToken, Webhook, WebhookDelivery
 from server.models.assessments import Assessment, AssessmentChallenge
 from server.models.base import Base, utcnow
 from server.models.dryruns import DryRun
-from server.models.grading import GRADING_STATES, Grading, ProgressEvent, Submission
+from server.models.grading import (
+    GRADING_STATES,
+    Grading,
+    GradingDuration,
+    ProgressEvent,
+    Submission,
+)
 from server.models.invitations import ConceptCheckAnswer, Invitation, TheoryAnswer
 from server.models.mail import MailOutbox
 from server.models.renders import GradingRender, SubmissionRender
@@ -41,6 +47,7 @@ __all__ = [
     "Decision",
     "DryRun",
     "Grading",
+    "GradingDuration",
     "GradingRender",
     "Invitation",
     "MailOutbox",

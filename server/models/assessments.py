@@ -32,6 +32,9 @@ class Assessment(Base):
     double_review: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     #: Two markings of one answer whose scores differ by more than this get a third look.
     agreement_margin: Mapped[float] = mapped_column(default=2.0, server_default="2")
+    #: This assessment's weight in the grading queue's round-robin (2: twice the gradings
+    #: of a 1 while both wait); ``server.fairqueue``.
+    queue_share: Mapped[float] = mapped_column(sa.Double, default=1.0, server_default="1")
     #: Theory question ids from graders.theory's bank, in display order.
     theory_question_ids: Mapped[list] = mapped_column(sa.JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

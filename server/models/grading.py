@@ -24,6 +24,11 @@ from server.models.base import Base, utcnow
 #: Grading.status values.
 QUEUED, RUNNING, GRADED, FAILED = "queued", "running", "graded", "failed"
 GRADING_STATES = (QUEUED, RUNNING, GRADED, FAILED)
+#: Grading.lane values, in the order the worker serves them (``server.fairqueue``): a
+#: submission's first grading, then retries (a platform failure, an expired lease) and
+#: re-grades. Other lanes (a dry run) are not served by the fair order.
+FIRST, RETRY = "first", "retry"
+LANES = (FIRST, RETRY)
 
 
 class Submission(Base):
@@ -57,7 +62,19 @@ class Submission(Base):
 
 class Grading(Base):
     __tablename__ = "gradings"
-    __table_args__ = (sa.Index("ix_gradings_status_lease", "status", "lease_expires_at"),)
+    __table_args__ = (
+        sa.Index("ix_gradings_status_lease", "status", "lease_expires_at"),
+        sa.Index("ix_gradings_fair_order", "status", "lane", "fair_tag", "id"),
+        # One grading in flight per candidate, enforced by the database itself: two workers
+        # that claim two uploads of one candidate at once cannot both win (server.fairqueue).
+        sa.Index(
+            "uq_gradings_one_running_per_candidate",
+            "invitation_id",
+            unique=True,
+            sqlite_where=sa.text("status = 'running' AND lane IN ('first', 'retry')"),
+            postgresql_where=sa.text("status = 'running' AND lane IN ('first', 'retry')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(
@@ -85,6 +102,14 @@ class Grading(Base):
     error_code: Mapped[str | None] = mapped_column(sa.String(64))
     #: Why the platform gave up or retried (lease expiries, engine errors), for staff.
     platform_note: Mapped[str] = mapped_column(sa.Text, default="")
+    #: The fair order (``server.fairqueue``): which lane, and the virtual finish tag inside
+    #: it (round-robin across assessments, weighted by their share; oldest first inside one).
+    lane: Mapped[str] = mapped_column(sa.String(16), default=FIRST, server_default=FIRST)
+    fair_tag: Mapped[float] = mapped_column(sa.Double, default=0.0, server_default="0")
+    #: The submission's candidate and assessment, copied here so that the claim's one
+    #: conditional update and the unique index above can see them (None: a staff upload).
+    invitation_id: Mapped[int | None] = mapped_column(sa.Integer)
+    assessment_id: Mapped[int | None] = mapped_column(sa.Integer)
 
     submission: Mapped[Submission] = relationship(back_populates="gradings")
 
@@ -113,3 +138,20 @@ class ProgressEvent(Base):
     data_json: Mapped[str] = mapped_column(sa.Text, default="{}")
 
     grading: Mapped[Grading] = relationship(back_populates="events")
+
+
+class GradingDuration(Base):
+    """One measured grading run (claim to a graded report), for the queue's estimates.
+
+    The last ``server.fairqueue.DURATION_WINDOW`` rows of a challenge and tier are kept;
+    their median is the expected length of the next grading of that challenge and tier.
+    """
+
+    __tablename__ = "grading_durations"
+    __table_args__ = (sa.Index("ix_grading_durations_key", "challenge_slug", "tier", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_slug: Mapped[str] = mapped_column(sa.String(64))
+    tier: Mapped[str] = mapped_column(sa.String(16))
+    seconds: Mapped[float] = mapped_column(sa.Double)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
