@@ -43,14 +43,20 @@ class CandidateError(ValueError):
         self.code = code
 
 
-def open_link(session: Session, token: str, now: datetime | None = None) -> Invitation:
-    """The invitation behind ``token``, or ``LinkError`` saying why it cannot be used."""
+def open_link(
+    session: Session, token: str, now: datetime | None = None, *, expired_ok: bool = False
+) -> Invitation:
+    """The invitation behind ``token``, or ``LinkError`` saying why it cannot be used.
+
+    ``expired_ok``: an expired link still opens (a submission's status page: what came in
+    before the end is graded after it, and the candidate may follow it); a revoked one not.
+    """
     invitation = invitations.find_by_token(session, token)
     if invitation is None:
         raise LinkError("unknown")
     if invitation.revoked_at is not None:
         raise LinkError("revoked")
-    if invitations.link_expired(invitation, now or utcnow()):
+    if not expired_ok and invitations.link_expired(invitation, now or utcnow()):
         raise LinkError("expired")
     return invitation
 
@@ -377,6 +383,11 @@ class Progress:
     loss: float | None = None
     predicted: int | None = None
     position: int | None = None
+    #: Expected start and finish (``server.fairqueue``'s schedule of the measured runs);
+    #: ``estimate_missing`` says why there are none (``no_worker``, ``unmeasured``).
+    starts_at: datetime | None = None
+    finishes_at: datetime | None = None
+    estimate_missing: str = ""
     #: ``"gpu"`` while a queued grading needs a GPU and no GPU worker is alive (placement).
     waiting_for: str = ""
     passed: bool | None = None
@@ -389,7 +400,7 @@ class Progress:
     log_tail: str = ""
 
 
-def progress(session: Session, submission: Submission) -> Progress:
+def progress(session: Session, submission: Submission, now: datetime | None = None) -> Progress:
     from server.dryruns import is_verdict, view
 
     check = view(submission.dry_runs[-1] if submission.dry_runs else None)
@@ -408,8 +419,9 @@ def progress(session: Session, submission: Submission) -> Progress:
         return Progress(status="queued", dry_run=check)  # the grading is on its way
     result = Progress(status=grading.status, passed=grading.passed, error_code=grading.error_code)
     result.dry_run = check
+    if grading.status in ("queued", "running"):
+        _estimate(session, grading, result, now or utcnow())
     if grading.status == "queued":
-        result.position = _queue_position(session, grading)
         from server.placement import waiting_for
 
         result.waiting_for = waiting_for(session, grading)
@@ -420,12 +432,36 @@ def progress(session: Session, submission: Submission) -> Progress:
     return result
 
 
-def _queue_position(session: Session, grading) -> int | None:
-    try:
-        from server.grading import queue_position
-    except ImportError:
+def _estimate(session: Session, grading, result: Progress, now: datetime) -> None:
+    from server import fairqueue
+
+    plan = fairqueue.schedule(session, now)
+    slot = plan.slots.get(grading.id)
+    if grading.status == "queued":
+        result.position = fairqueue.position(session, grading)
+    if slot is not None:
+        result.starts_at, result.finishes_at = slot.start, slot.finish
+    elif grading.status == "queued":
+        result.estimate_missing = "no_worker" if plan.capacity == 0 else "unmeasured"
+
+
+def graded_after_the_end(
+    invitation: Invitation, submission: Submission, state: Progress, now: datetime | None = None
+) -> datetime | None:
+    """The end of the candidate's time when ``submission`` came in before it but is graded
+    after it (the page then says that it still counts); None otherwise.
+
+    Nothing in grading looks at the clock: what was accepted is graded, however late the
+    queue reaches it.
+    """
+    if state.status not in ("queued", "running"):
         return None
-    return queue_position(session, grading)
+    ends = invitations.time_ends_at(invitation)
+    if ends is None or submission.created_at >= ends:
+        return None
+    now = now or utcnow()
+    expected = state.finishes_at or now
+    return ends if max(now, expected) >= ends else None
 
 
 def _loads(text: str) -> dict:

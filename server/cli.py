@@ -158,6 +158,28 @@ def admin_create_user(email: str, name: str, role: str, password: str | None) ->
         click.echo(f"password: {password}")
 
 
+@admin.command("queue-share")
+@click.argument("assessment_id", type=int)
+@click.argument("share", type=float)
+def admin_queue_share(assessment_id: int, share: float) -> None:
+    """Weight ASSESSMENT_ID in the grading queue's round-robin (default 1; 2: twice the
+    turns of a 1 while both wait). Applies to gradings queued from now on."""
+    from server.config import Config
+    from server.db import make_engine, make_session_factory, session_scope
+    from server.fairqueue import set_share
+
+    migrate_instance()
+    engine = make_engine(Config().DATABASE_URL)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            found = set_share(session, assessment_id, share)
+            click.echo(f"assessment {found.id} ({found.title}): queue share {found.queue_share:g}")
+    except (ValueError, LookupError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        engine.dispose()
+
+
 # -- demo ------------------------------------------------------------------------------------------
 
 

@@ -14,13 +14,13 @@ The order (``ASSAY_QUEUE_ORDER=fair``, the default):
 1. **Lanes.** First attempts (``FIRST``) before retries and re-grades (``RETRY``). A grading
    handed back by a stopping worker keeps its lane and place. Dry runs, where a deployment
    has them, are other lanes with their own slot: not served here.
-2. **Round-robin across assessments, weighted.** Each grading gets a virtual finish tag when
-   it is queued (weighted fair queueing): ``max(V, last) + 1 / share``, where ``V`` is the
+2. **Round-robin across assessments, weighted.** Each grading gets a virtual start tag when
+   it is queued (start-time fair queueing): ``max(V, last + 1 / share)``, where ``V`` is the
    tag at the head of its lane now, ``last`` the highest tag its assessment already has
-   waiting or running in that lane, and ``share`` the assessment's ``queue_share`` (default
-   1). An assessment that uploads 200 at once gets tags V+1 .. V+200; another's single
-   upload gets V+1 and is served second, not 201st. A share of 2 gets two turns for every
-   one of a share-1 assessment while both wait.
+   waiting or running in that lane (none: just ``V``), and ``share`` the assessment's
+   ``queue_share`` (default 1). An assessment that uploads 200 at once gets tags V .. V+199;
+   another's single upload gets V and is served second, not 201st. A share of 2 gets two
+   turns for every one of a share-1 assessment while both wait.
 3. **Oldest first inside an assessment** (its tags grow with arrival; ties: queued time, id).
 4. **One grading in flight per candidate.** A grading whose candidate has another one
    running is skipped (it keeps its place) until that one ends; a unique partial index on
@@ -89,7 +89,7 @@ def _share(session: Session, assessment_id: int | None) -> float:
 
 
 def next_tag(session: Session, lane: str, assessment_id: int | None) -> float:
-    """The virtual finish tag of a grading of ``assessment_id`` entering ``lane`` now."""
+    """The virtual start tag of a grading of ``assessment_id`` entering ``lane`` now."""
     head = session.scalar(
         sa.select(sa.func.min(Grading.fair_tag)).where(
             Grading.status == QUEUED, Grading.lane == lane
@@ -111,8 +111,10 @@ def next_tag(session: Session, lane: str, assessment_id: int | None) -> float:
             Grading.status.in_((QUEUED, RUNNING)), Grading.lane == lane, mine
         )
     )
-    start = max(v for v in (head, last, 0.0) if v is not None)
-    return float(start) + 1.0 / _share(session, assessment_id)
+    start = float(head if head is not None else 0.0)
+    if last is not None:
+        start = max(start, float(last) + 1.0 / _share(session, assessment_id))
+    return start
 
 
 def owner_ids(session: Session, submission: Submission) -> tuple[int | None, int | None]:
@@ -434,3 +436,45 @@ def lane_stats(session: Session, now: datetime | None = None) -> dict[str, LaneS
             waits=waits,
         )
     return stats
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """An assessment's gradings in the queue, for its recruiter."""
+
+    queued: int
+    running: int
+    #: When the last of them is expected to end; None without an estimate (``missing``).
+    drains_at: datetime | None = None
+    missing: str = ""
+
+
+def assessment_backlog(
+    session: Session, assessment_id: int, now: datetime | None = None
+) -> Backlog:
+    plan = schedule(session, now)
+    queued, running = plan.backlog.get(assessment_id, (0, 0))
+    if not queued and not running:
+        return Backlog(0, 0)
+    drains = plan.drains_at.get(assessment_id)
+    if drains is not None:
+        return Backlog(queued, running, drains)
+    return Backlog(queued, running, missing="no_worker" if plan.capacity == 0 else "unmeasured")
+
+
+#: The largest share one assessment may have (a share is a weight, not a priority).
+MAX_SHARE = 100.0
+
+
+def set_share(session: Session, assessment_id: int, share: float) -> Assessment:
+    """Set an assessment's weight in the round-robin (staff only: it slows the others).
+
+    It applies to gradings queued from now on; the caller commits.
+    """
+    if not 0 < share <= MAX_SHARE:
+        raise ValueError(f"a queue share is a number above 0 and at most {MAX_SHARE:g}")
+    assessment = session.get(Assessment, assessment_id)
+    if assessment is None:
+        raise LookupError(f"no assessment has the id {assessment_id}")
+    assessment.queue_share = float(share)
+    return assessment

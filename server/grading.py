@@ -575,13 +575,20 @@ def lost_messages(
     claims in the fair order). A grading held back by its busy candidate is not counted: the
     end of the candidate's running grading wakes it."""
     now = now or utcnow()
-    claimable = session.scalars(
-        sa.select(Grading.id).where(
+    rows = session.execute(
+        sa.select(Grading.id, Grading.invitation_id)
+        .where(
             Grading.status == QUEUED,
             Grading.tries < Grading.max_tries,
             fairqueue.candidate_free(),
         )
+        .order_by(Grading.id)
     ).all()
+    claimable, candidates = [], set()
+    for grading_id, invitation_id in rows:  # one each: a candidate runs one at a time
+        if invitation_id is None or invitation_id not in candidates:
+            claimable.append(grading_id)
+            candidates.add(invitation_id)
     old = set(
         session.scalars(
             sa.select(Grading.id).where(

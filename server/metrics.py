@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 #: Grading durations (claim to result), in seconds: a sample-tier run is tens of seconds,
 #: a full-tier one minutes; the train limit bounds it.
 DURATION_BUCKETS = (5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
+#: Waits in the queue (queued to claimed), in seconds: none in a quiet hour, tens of minutes
+#: in a deadline rush.
+WAIT_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 #: What ``server.grading.requeue_expired`` writes into ``platform_note`` for each expiry.
 LEASE_EXPIRY_NOTE = "stopped renewing its lease"
 
@@ -131,12 +134,47 @@ class AssayCollector:
         alive.add_metric(["cpu"], float(sum(1 for w in workers if w.gpus == 0)))
         yield alive
 
+        yield from _lanes(self.factory)
+
         expiries = CounterMetricFamily(
             "assay_lease_expiries",
             "Leases that expired (a worker killed, hung or cut off) and were taken back",
         )
         expiries.add_metric([], float(sum(n.count(LEASE_EXPIRY_NOTE) for n in notes)))
         yield expiries
+
+
+def _lanes(factory) -> Iterator[Metric]:
+    """The fair order's lanes (server.fairqueue): depth, oldest wait, and waits served."""
+    from server.fairqueue import lane_stats
+
+    with factory() as session:
+        stats = lane_stats(session)
+    depth = GaugeMetricFamily(
+        "assay_queue_lane_depth", "Gradings waiting in each lane of the fair order", labels=["lane"]
+    )
+    oldest = GaugeMetricFamily(
+        "assay_queue_lane_oldest_wait_seconds",
+        "How long the oldest grading waiting in each lane has waited",
+        labels=["lane"],
+    )
+    waits = HistogramMetricFamily(
+        "assay_queue_lane_wait_seconds",
+        "Seconds from queued to claimed, of the gradings each lane started",
+        labels=["lane"],
+    )
+    for lane, lane_stat in stats.items():
+        depth.add_metric([lane], float(lane_stat.depth))
+        oldest.add_metric([lane], lane_stat.oldest_wait)
+        buckets = [
+            (str(float(bound)), float(sum(1 for w in lane_stat.waits if w <= bound)))
+            for bound in WAIT_BUCKETS
+        ]
+        buckets.append(("+Inf", float(len(lane_stat.waits))))
+        waits.add_metric([lane], buckets, sum_value=sum(lane_stat.waits))
+    yield depth
+    yield oldest
+    yield waits
 
 
 def render(factory, huey) -> bytes:

@@ -37,13 +37,19 @@ def no_store(response):
     return response
 
 
-def with_invitation(view):
-    """Open the link's invitation, or answer with the page that says why it cannot be used."""
+def with_invitation(view=None, *, expired_ok: bool = False):
+    """Open the link's invitation, or answer with the page that says why it cannot be used.
+
+    ``expired_ok``: a submission's status still opens after the link expired (it is graded
+    after the end when it came in before).
+    """
+    if view is None:
+        return lambda v: with_invitation(v, expired_ok=expired_ok)
 
     @wraps(view)
     def wrapped(token: str, **kwargs):
         try:
-            invitation = candidates.open_link(db(), token)
+            invitation = candidates.open_link(db(), token, expired_ok=expired_ok)
         except candidates.LinkError as exc:
             return render_template("candidate/link_error.html", kind=exc.kind), LINK_STATUS[
                 exc.kind
@@ -241,7 +247,7 @@ def _submission_or_404(invitation, submission_id):
 
 
 @bp.get("/<token>/submissions/<int:submission_id>")
-@with_invitation
+@with_invitation(expired_ok=True)
 @started_only
 def submission(invitation, token, submission_id):
     found = _submission_or_404(invitation, submission_id)
@@ -255,7 +261,7 @@ def submission(invitation, token, submission_id):
 
 
 @bp.get("/<token>/submissions/<int:submission_id>/progress")
-@with_invitation
+@with_invitation(expired_ok=True)
 @started_only
 def progress(invitation, token, submission_id):
     found = _submission_or_404(invitation, submission_id)
@@ -279,6 +285,8 @@ def _progress_context(invitation, submission) -> dict:
         "explanation": explanation,
         "show_scores": invitation.assessment.show_scores_to_candidate,
         "step_labels": {name: labels[_lang() == "zh"] for name, labels in STEP_LABELS.items()},
+        "graded_after_end": candidates.graded_after_the_end(invitation, submission, state),
+        "now": utcnow(),
     }
 
 

@@ -102,7 +102,7 @@ class Grading(Base):
     error_code: Mapped[str | None] = mapped_column(sa.String(64))
     #: Why the platform gave up or retried (lease expiries, engine errors), for staff.
     platform_note: Mapped[str] = mapped_column(sa.Text, default="")
-    #: The fair order (``server.fairqueue``): which lane, and the virtual finish tag inside
+    #: The fair order (``server.fairqueue``): which lane, and the virtual start tag inside
     #: it (round-robin across assessments, weighted by their share; oldest first inside one).
     lane: Mapped[str] = mapped_column(sa.String(16), default=FIRST, server_default=FIRST)
     fair_tag: Mapped[float] = mapped_column(sa.Double, default=0.0, server_default="0")

@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from graders.challenges import all_challenges
 from graders.theory import load_bank
-from server import assessments, invitations, summary
+from server import assessments, fairqueue, invitations, summary
 from server.extensions import db
 from server.forms import flash_errors
 from server.mail import backend, invitation_mail
@@ -277,6 +277,8 @@ def _assessment_page(found, invite_form: InviteForm | None = None, duplicate=Non
     return render_template(
         "recruiter/assessment.html",
         assessment=found,
+        backlog=fairqueue.assessment_backlog(db(), found.id, now),
+        now=now,
         rows=rows,
         page=page,
         pages=pages,
@@ -293,6 +295,20 @@ def _assessment_page(found, invite_form: InviteForm | None = None, duplicate=Non
         duplicate_state=invitations.state(duplicate, now) if duplicate is not None else None,
         action_form=ActionForm(formdata=None),
     ), status
+
+
+@bp.get("/assessments/<int:assessment_id>/backlog")
+@role_required(*MANAGE)
+def backlog(assessment_id: int):
+    """The assessment's grading backlog and expected drain time (polled by its page)."""
+    found = _assessment_or_404(assessment_id)
+    now = invitations.utcnow()
+    return render_template(
+        "recruiter/_backlog.html",
+        assessment=found,
+        backlog=fairqueue.assessment_backlog(db(), found.id, now),
+        now=now,
+    )
 
 
 @dataclass
