@@ -190,8 +190,9 @@ def test_a_worker_cut_off_from_the_database_for_a_whole_lease_stops_its_run(
 
 def test_the_sweeper_resends_a_lost_message_and_requeues_an_expired_lease(factory, make_invitation):
     invitation, _ = make_invitation()
+    other, _ = make_invitation()  # one grading in flight per candidate: two candidates here
     huey = get_huey()
-    lost = _submit(factory, invitation.id, b"x = 1\n", {})
+    lost = _submit(factory, other.id, b"x = 1\n", {})
     expired = _claimed(factory, invitation.id, lease=0.001).grading_id
     huey.flush()  # the queue lost every message (a crash between commit and enqueue, say)
     time.sleep(0.01)
