@@ -510,6 +510,7 @@ def report(runs: list[Run], args) -> None:
         )
     )
     print("load average (1, 5, 15 min) at the end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    print(flush=True)
 
 
 def main() -> None:
@@ -543,6 +544,8 @@ def main() -> None:
             print(f"-- {database}, {order} ...", flush=True)
             runs.append(run(database, order, arrivals, args, root))
             print(f"   done in {time.monotonic() - started:.0f} s", flush=True)
+            if len(runs) < len(args.databases) * len(args.orders):
+                report(runs, args)  # so far: a long run that stops keeps what it measured
     report(runs, args)
 
 
