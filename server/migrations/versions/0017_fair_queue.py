@@ -1,7 +1,7 @@
 """the fair grading queue: lanes, fair tags, one grading in flight per candidate, durations
 
 Revision ID: 0017_fair_queue
-Revises: 0018_checks_submitted
+Revises: 0016_dry_runs
 Create Date: 2026-12-05 18:30:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017_fair_queue"
-down_revision: str | Sequence[str] | None = "0018_checks_submitted"
+down_revision: str | Sequence[str] | None = "0016_dry_runs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
