@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from graders.report import ErrorInfo, Report, Verdict
 from server import fairqueue
 from server import grading as g
+from server.candidates import submit_code
 from server.db import make_engine, make_session_factory
 from server.models import (
     Assessment,
@@ -92,6 +93,16 @@ def _upload(sessions, invitation_id: int | None, challenge="lenet5-mnist", tier=
         grading = g.enqueue_submission(session, sub, {"tier": tier})
         session.commit()
         return grading.id
+
+
+def _checked_upload(db, invitation, *, now=None):
+    """An upload through the candidate's path whose dry run passed: the grading is queued as
+    ``server.dryruns`` queues it then (the dry-run lane itself is tested in test_dry_runs)."""
+    sub = submit_code(db, invitation, "lenet5-mnist", "solution.py", b"print('hi')\n", now=now)
+    db.commit()
+    g.enqueue_submission(db, sub, {"tier": "sample"})
+    db.commit()
+    return sub
 
 
 def _graded() -> Report:
@@ -373,15 +384,13 @@ def test_a_candidates_second_upload_is_estimated_after_their_first(sessions):
 
 def test_the_status_page_estimate_is_shown_in_english_and_chinese(app, client, db, make_invitation):
     from server import placement
-    from server.candidates import submit_code
 
     invitation, token = make_invitation()
     invitation.opened_at = utcnow()
     db.add(GradingDuration(challenge_slug="lenet5-mnist", tier="sample", seconds=90.0))
     placement.register(db, "test-host/2", placement.Capacity(gpus=0, slots=1))
     db.commit()
-    sub = submit_code(db, invitation, "lenet5-mnist", "solution.py", b"print('hi')\n")
-    db.commit()
+    sub = _checked_upload(db, invitation)
     url = f"/c/{token}/submissions/{sub.id}/progress"
     english = client.get(url, headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "position 1 in the queue" in english
@@ -406,15 +415,12 @@ def test_retries_lane_failure_report_is_in_retry_lane(sessions):
 def test_a_submission_received_before_the_end_is_graded_after_it_and_the_page_says_so(
     app, client, db, make_invitation, make_assessment
 ):
-    from server.candidates import submit_code
-
     assessment = make_assessment(deadline=utcnow() + timedelta(minutes=1))
     invitation, token = make_invitation(assessment=assessment)
     invitation.opened_at = utcnow() - timedelta(minutes=20)
     db.commit()
     received = utcnow() - timedelta(minutes=10)
-    sub = submit_code(db, invitation, "lenet5-mnist", "solution.py", b"print('hi')\n", now=received)
-    db.commit()
+    sub = _checked_upload(db, invitation, now=received)
     url = f"/c/{token}/submissions/{sub.id}/progress"
     before = client.get(url).get_data(as_text=True)
     assert "Received before the end" not in before  # no estimate puts it past the end yet
@@ -433,7 +439,6 @@ def test_the_recruiter_sees_the_backlog_and_when_it_drains(
     app, client, db, make_user, make_assessment, make_invitation, login
 ):
     from server import placement
-    from server.candidates import submit_code
 
     owner = make_user(role="recruiter")
     assessment = make_assessment(owner=owner)
@@ -442,8 +447,7 @@ def test_the_recruiter_sees_the_backlog_and_when_it_drains(
     db.commit()
     for _ in range(3):
         invitation, _token = make_invitation(assessment=assessment, opened_at=utcnow())
-        submit_code(db, invitation, "lenet5-mnist", "solution.py", b"print('hi')\n")
-        db.commit()
+        _checked_upload(db, invitation)
     login(client, owner)
     page = client.get(f"/recruiter/assessments/{assessment.id}").get_data(as_text=True)
     assert "Grading queue" in page and "3 waiting, 0 grading now." in page
@@ -457,12 +461,9 @@ def test_the_recruiter_sees_the_backlog_and_when_it_drains(
 def test_metrics_export_each_lanes_depth_and_wait(app, client, db, make_invitation):
     from prometheus_client.parser import text_string_to_metric_families
 
-    from server.candidates import submit_code
-
     for _ in range(2):
         invitation, _token = make_invitation(opened_at=utcnow())
-        submit_code(db, invitation, "lenet5-mnist", "solution.py", b"print('hi')\n")
-        db.commit()
+        _checked_upload(db, invitation)
     grading = db.scalars(sa.select(Grading).order_by(Grading.id)).first()
     grading.queued_at = utcnow() - timedelta(seconds=90)
     db.commit()
