@@ -48,6 +48,18 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     return user if verify_password(user.password_hash, password) else None
 
 
+def load_session_user(session: Session, session_id: str) -> User | None:
+    """The active user a session cookie's ``"<id>:<version>"`` names, if that version is still
+    current; a cookie from before a logout, password change or deactivation loads nobody."""
+    user_id, _, version = session_id.partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None  # also a cookie from before session versions: log in again
+    user = session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
+
+
 def update_user(
     session: Session, user: User, *, acting: User, role: str, active: bool, name: str
 ) -> None:
@@ -56,6 +68,8 @@ def update_user(
         raise AccountError(f"unknown role {role!r}")
     if user.id == acting.id and (role != "admin" or not active):
         raise AccountError("you cannot remove your own admin role or deactivate yourself")
+    if user.active and not active:
+        user.end_sessions()  # a deactivated user is out now, and stays out if reactivated
     user.role, user.active, user.name = role, active, name.strip() or user.name
     session.flush()
 
@@ -64,6 +78,7 @@ def set_password(session: Session, user: User, password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
     user.password_hash = hash_password(password)
+    user.end_sessions()  # whoever knew the old password is logged out everywhere
     session.flush()
 
 

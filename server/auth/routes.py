@@ -36,6 +36,9 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    # Server-side: a copy of this cookie (or one on another device) stops working too.
+    current_user.end_sessions()
+    db().commit()
     logout_user()
     return redirect(url_for("auth.login"))
 

@@ -1,0 +1,29 @@
+"""users.session_version: bumped to end every session of a user server-side
+
+Revision ID: 0015_session_version
+Revises: 0009_stored_renders
+Create Date: 2026-12-05 18:20:00
+
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0015_session_version"
+down_revision: str | Sequence[str] | None = "0009_stored_renders"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("users") as batch:
+        batch.add_column(
+            sa.Column("session_version", sa.Integer(), nullable=False, server_default="0")
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("session_version")
