@@ -83,6 +83,12 @@ class Config:
             env.get("ASSAY_RATELIMIT_STORAGE") or redis_queue or "memory://"
         )
         self.LOGIN_RATE_LIMIT = env.get("ASSAY_LOGIN_RATE_LIMIT") or "10 per minute"
+        #: The bearer token a Prometheus scraper sends to ``/metrics``; without one the
+        #: endpoint answers 404 to everybody (it is never public).
+        self.METRICS_TOKEN = env.get("ASSAY_METRICS_TOKEN") or ""
+        #: Host names (comma-separated) a webhook may target although they resolve to a
+        #: loopback, private or otherwise internal address: tests and internal deployments.
+        self.WEBHOOK_ALLOW_HOSTS = env.get("ASSAY_WEBHOOK_ALLOW_HOSTS") or ""
         self.BABEL_DEFAULT_LOCALE = "en"
         #: Seconds an upload that started before the time ran out may still arrive.
         self.UPLOAD_GRACE_SECONDS = int(env.get("ASSAY_UPLOAD_GRACE_SECONDS") or 120)

@@ -89,8 +89,17 @@ def _queued(factory) -> int:
         return grading.id
 
 
+METRICS_TOKEN = "scraper-token-for-tests"
+
+
+@pytest.fixture(autouse=True)
+def metrics_token(app_config):
+    """/metrics is served only with a token configured, and only to whoever sends it."""
+    app_config.METRICS_TOKEN = METRICS_TOKEN
+
+
 def _metrics(client) -> dict[str, dict[tuple, float]]:
-    response = client.get("/metrics")
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert response.status_code == 200
     assert response.content_type.startswith("text/plain")
     found: dict[str, dict[tuple, float]] = {}
@@ -175,6 +184,23 @@ def test_json_logs_carry_the_grading_and_submission_ids():
     assert inside["message"] == "grading 11 started"
     assert (inside["submission_id"], inside["grading_id"]) == (7, 11)
     assert "grading_id" not in outside and outside["level"] == "INFO"
+
+
+def test_metrics_need_the_bearer_token(client, database):
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics").headers["WWW-Authenticate"].startswith("Bearer")
+    wrong = {"Authorization": "Bearer " + METRICS_TOKEN[:-1] + "x"}
+    assert client.get("/metrics", headers=wrong).status_code == 401
+    basic = {"Authorization": "Basic " + METRICS_TOKEN}
+    assert client.get("/metrics", headers=basic).status_code == 401
+    assert "assay_gradings" in _metrics(client)
+
+
+def test_metrics_without_a_configured_token_are_not_served(app_config):
+    app_config.METRICS_TOKEN = ""
+    client = create_app(app_config).test_client()
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 404
 
 
 def test_login_limits_are_shared_by_processes_through_redis(app_config, redis_url, make_user):
