@@ -216,6 +216,7 @@ def test_login_limits_are_shared_by_processes_through_redis(app_config, redis_ur
         )
         codes.append(response.status_code)
     assert codes[:3].count(429) == 0 and codes[3] == 429
+    assert int(response.headers["Retry-After"]) > 0
 
 
 def test_the_queue_redis_is_the_limiter_storage_by_default(monkeypatch, tmp_path):
@@ -225,4 +226,59 @@ def test_the_queue_redis_is_the_limiter_storage_by_default(monkeypatch, tmp_path
     monkeypatch.delenv("ASSAY_RATELIMIT_STORAGE", raising=False)
     assert Config(tmp_path).RATELIMIT_STORAGE_URI == "redis://127.0.0.1:6379/3"
     monkeypatch.delenv("ASSAY_QUEUE_URL")
-    assert Config(tmp_path).RATELIMIT_STORAGE_URI == "memory://"
+    uri = Config(tmp_path).RATELIMIT_STORAGE_URI
+    assert uri == f"assay+sqlite://{tmp_path.resolve()}/ratelimit.db"
+
+
+_LIMITED_LOGIN = """
+import sys
+from server import create_app
+from server.config import TestConfig
+from pathlib import Path
+config = TestConfig(Path(sys.argv[1]), DATABASE_URL=sys.argv[2], AUTO_MIGRATE=False,
+                    WTF_CSRF_ENABLED=False, LOGIN_RATE_LIMIT="3 per minute")
+client = create_app(config).test_client()
+response = client.post("/login", data={"email": "x@example.test", "password": "no"})
+print(response.status_code, response.headers.get("Retry-After", "-"))
+"""
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_without_redis_the_login_limit_is_shared_by_processes_through_the_instance(
+    app_config, database
+):
+    """Four separate Python processes (gunicorn workers) on one instance folder, no Redis:
+    the fourth login attempt is refused with 429 and a Retry-After, whichever process."""
+    import subprocess
+    import sys
+
+    assert app_config.RATELIMIT_STORAGE_URI.startswith("assay+sqlite://")
+    answers = []
+    for _ in range(4):
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _LIMITED_LOGIN,
+                app_config.INSTANCE_PATH,
+                app_config.DATABASE_URL,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        answers.append(run.stdout.split())
+    assert [code for code, _ in answers] == ["200", "200", "200", "429"]
+    assert 0 < int(answers[3][1]) <= 60
+
+
+def test_a_429_page_says_when_to_come_back(app_config):
+    app_config.LOGIN_RATE_LIMIT = "1 per minute"
+    client = create_app(app_config).test_client()
+    form = {"email": "x@example.test", "password": "no"}
+    assert client.post("/login", data=form).status_code == 200
+    response = client.post("/login", data=form)
+    assert response.status_code == 429
+    assert 0 < int(response.headers["Retry-After"]) <= 60
+    assert "Traceback" not in response.get_data(as_text=True)
