@@ -2,7 +2,17 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -458,7 +468,11 @@ def webhooks():
     if request.method == "POST":
         try:
             created = hooks.register(
-                db(), current_user.id, request.form.get("url", ""), request.form.getlist("events")
+                db(),
+                current_user.id,
+                request.form.get("url", ""),
+                request.form.getlist("events"),
+                allow_hosts=current_app.config["WEBHOOK_ALLOW_HOSTS"],
             )
             db().commit()
         except hooks.WebhookError as exc:
