@@ -231,7 +231,9 @@ def test_own_token_and_webhook_routes(app, db, world, login, who, endpoint):
 
     owner = world["people"]["owner"]
     token, _ = tokens.create(db, owner, "ats", "read")
-    hook = webhooks.register(db, owner.id, "http://127.0.0.1:9/", ["decision.made"])
+    hook = webhooks.register(
+        db, owner.id, "http://127.0.0.1:9/", ["decision.made"], allow_hosts="127.0.0.1"
+    )
     db.commit()
     client = app.test_client()
     if who == "candidate_link":
