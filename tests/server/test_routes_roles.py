@@ -75,6 +75,7 @@ OPEN_ROUTES = {
     "auth.login",
     "auth.logout",
     "auth.home",
+    "auth.password",  # any logged-in staff user, their own password: tests/server/test_sessions.py
 }
 #: Operations endpoints: a load balancer and a Prometheus scraper call them without a login,
 #: so every visitor gets the same answer, and it names no one. /metrics wants the scraper's

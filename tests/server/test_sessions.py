@@ -92,3 +92,47 @@ def test_a_cookie_from_before_session_versions_is_refused(app, client, make_user
         session["_user_id"] = str(user.id)  # the old id format, without a version
         session["_fresh"] = True
     assert not _in(client)
+
+
+def _change(client, current: str, new: str, repeat: str | None = None):
+    return client.post("/password", data={"current": current, "new": new, "repeat": repeat or new})
+
+
+def test_changing_ones_own_password_ends_every_other_session(app, client, make_user, login):
+    user = make_user(role="recruiter")
+    login(client, user)
+    laptop = _copy(app, client)
+    phone = app.test_client()
+    login(phone, user)
+    assert client.get("/password").status_code == 200
+    response = _change(client, PASSWORD, "a brand new secret")
+    assert response.status_code == 302
+    assert _in(client)  # the browser that changed it stays logged in
+    assert not _in(laptop) and not _in(phone)
+    login(phone, user, password="a brand new secret")
+    assert _in(phone)
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "repeat", "says"),
+    [
+        ("not my password", "a brand new secret", None, "The current password is wrong."),
+        (PASSWORD, "short", None, "at least 10 characters"),
+        (PASSWORD, PASSWORD, None, "the same as the current one"),
+        (PASSWORD, "a brand new secret", "a different secret", "The two new passwords differ."),
+    ],
+)
+def test_a_refused_password_change_says_why_and_changes_nothing(
+    app, client, make_user, login, current, new, repeat, says
+):
+    user = make_user(role="reviewer")
+    login(client, user)
+    other = _copy(app, client)
+    page = _change(client, current, new, repeat)
+    assert page.status_code == 200
+    assert says in page.get_data(as_text=True)
+    assert _in(client) and _in(other)  # nothing ended
+
+
+def test_the_password_page_needs_a_login(client):
+    assert client.get("/password").headers["Location"].startswith("/login")
