@@ -89,9 +89,11 @@ def _register_blueprints(app: Flask) -> None:
 def _register_basics(app: Flask) -> None:
     from flask_babel import get_locale
 
+    from server import labels
     from server.security import add_security_headers
 
     app.after_request(add_security_headers)
+    labels.init_app(app)
 
     from server.rendering import format_number
 

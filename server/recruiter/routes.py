@@ -15,6 +15,7 @@ from graders.theory import load_bank
 from server import assessments, invitations, summary
 from server.extensions import db
 from server.forms import flash_errors
+from server.labels import challenge_title, lang
 from server.mail import backend, invitation_mail
 from server.models import CandidateSummary, Invitation, MailOutbox
 from server.recruiter import bp
@@ -60,8 +61,8 @@ NEW_LINKS = "assay.new_links"
 
 def _assessment_form(**data) -> AssessmentForm:
     form = AssessmentForm(**data)
-    form.challenges.choices = [(slug, c.spec.title) for slug, c in all_challenges().items()]
-    form.theory.choices = [(q.id, q.title.get("en")) for q in load_bank().questions]
+    form.challenges.choices = [(slug, challenge_title(slug)) for slug in all_challenges()]
+    form.theory.choices = [(q.id, q.title.get(lang())) for q in load_bank().questions]
     return form
 
 

@@ -51,6 +51,7 @@ def build_site(db, make_user, make_assessment, make_invitation) -> dict:
 
     assessment = db.get(Assessment, world["assessment"])
     assessment.show_explanations_to_candidate = True
+    assessment.show_scores_to_candidate = True  # the candidate's page shows the metrics
     _, world["carol_token"] = make_invitation(assessment=assessment, candidate_name="Carol Two")
     dan, world["dan_token"] = make_invitation(
         assessment=assessment, candidate_name="Dan Started", opened_at=utcnow()
@@ -112,6 +113,7 @@ def pages(world: dict) -> list[Page]:
         ("review.webhooks", "recruiter", "/review/webhooks"),
         ("review.audit_log", "recruiter", f"/review/assessments/{a}/audit"),
         ("auth.home", "reviewer", "/home"),
+        ("auth.password", "reviewer", "/password"),
         ("review.assessments", "reviewer", "/review/"),
         ("review.candidates", "reviewer", f"/review/assessments/{a}"),
         ("review.candidate", "reviewer", f"/review/candidates/{alice}"),

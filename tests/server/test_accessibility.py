@@ -96,7 +96,9 @@ def test_no_page_has_a_critical_or_serious_wcag_violation(live, site, axe_source
                 assert lang.split("-")[0] == expected_lang, row.name
                 for v in _violations(page, axe_source):
                     if v["impact"] in SERIOUS:
-                        found.append(f"[{locale}] {row.name}: {v['id']} ({v['impact']}) {v['help']}")
+                        found.append(
+                            f"[{locale}] {row.name}: {v['id']} ({v['impact']}) {v['help']}"
+                        )
                         found.extend(f"      {node}" for node in v["nodes"][:5])
                 if shots:
                     name = row.name.strip("/").replace("/", "_")[:80]

@@ -299,7 +299,7 @@ def test_report_page_highlights_code_and_escapes_candidate_text(client, world, l
     assert "<script>alert(1)</script>" not in body and "&lt;script&gt;" in body
     assert "\x1b" not in body and "<b>bold</b>" not in body
     assert "dropped 1 line of %magic" in body
-    assert "bwrap" in body and "train_wall_seconds" in body
+    assert "bwrap" in body and "training wall time (s)" in body  # the record, labelled
 
 
 def test_curves_and_the_sandboxs_figures_read_as_the_candidates_report(client, world, login):
