@@ -1,7 +1,7 @@
 """users.session_version: bumped to end every session of a user server-side
 
 Revision ID: 0015_session_version
-Revises: 0009_stored_renders
+Revises: 0011_concept_checks
 Create Date: 2026-12-05 18:20:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015_session_version"
-down_revision: str | Sequence[str] | None = "0009_stored_renders"
+down_revision: str | Sequence[str] | None = "0011_concept_checks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
