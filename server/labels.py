@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 
 #: graders.metrics.METRICS and graders.scoring.BUDGET, by name.
 METRICS = {
@@ -110,6 +111,27 @@ AUDIT_ACTIONS = {
     "export": _l("export"),
 }
 
+#: Reviewer flags (graders/signals.py, graders/scoring.py score_shadow), by code.
+FLAG_KINDS = {
+    "source": _l("code"),
+    "embedded_data": _l("embedded data"),
+    "shadow": _l("shadow test set"),
+}
+FLAGS = {
+    "file_size": _l("the file is %(kb)s KB (the reference solutions: 2-4 KB)"),
+    "base64_literal": _l("a base64-like literal of %(chars)s characters"),
+    "long_literal": _l("a literal of %(chars)s characters"),
+    "numeric_literal": _l("a literal holding %(numbers)s numbers"),
+    "hashing_import": _l("imports %(modules)s (hashing)"),
+    "hashing_call": _l("calls %(name)s() (hashing of inputs?)"),
+    "shadow_unscored": _l("the shadow copy of the test set could not be scored: %(error)s"),
+    "shadow_gap": _l(
+        "%(metric)s drops from %(test)s on the test set to %(shadow)s on its slightly changed"
+        " copy (gap %(gap)s > %(max_gap)s): honest models do not lose that much; the model may"
+        " recognise the public test inputs rather than classify them"
+    ),
+}
+
 STREAMS = {"stdout": _l("standard output"), "stderr": _l("standard error")}
 
 
@@ -159,6 +181,39 @@ def audit_label(action: str) -> str:
     return _lookup(AUDIT_ACTIONS, action)
 
 
+def flag_kind(kind: str) -> str:
+    return _lookup(FLAG_KINDS, kind)
+
+
+#: Flag parameters that name code (modules, functions) or carry raw error text.
+CODE_PARAMS = {"modules", "name", "error"}
+
+
+def flag_text(flag: dict) -> str:
+    """A reviewer flag in the reader's language; its English message if its code is unknown
+    (a report stored before flags had codes)."""
+    template = FLAGS.get(flag.get("code"))
+    params = flag.get("params")
+    if template is None or not isinstance(params, dict):
+        return str(flag.get("message", ""))
+    shown = {}
+    for key, value in params.items():
+        if key == "metric":
+            value = metric_label(value)
+        elif key in CODE_PARAMS:  # module and function names, error text: shown as code
+            value = Markup("<code>{}</code>").format(value)
+        elif isinstance(value, float):
+            value = f"{value:.4f}"
+        elif isinstance(value, int):
+            value = f"{value:,}"
+        shown[key] = value
+    try:
+        # Markup % escapes every value that is not Markup itself.
+        return Markup(escape(str(template))) % shown
+    except (KeyError, TypeError, ValueError):
+        return str(flag.get("message", ""))
+
+
 def log_label(name: str) -> str:
     """``"train stdout"`` -> "training · standard output"."""
     phase, _, stream = name.partition(" ")
@@ -201,6 +256,8 @@ GLOBALS = (
     record_label,
     log_label,
     audit_label,
+    flag_kind,
+    flag_text,
     challenge_title,
     error_title,
 )

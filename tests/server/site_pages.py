@@ -42,7 +42,27 @@ class Page:
         return f"{self.who}{self.path}"
 
 
-def build_site(db, make_user, make_assessment, make_invitation) -> dict:
+def _flags(folder: Path) -> list[dict]:
+    """A reviewer flag as the grading makes it (graders.scoring.score_shadow): a shadow-set
+    gap, with its code and parameters. (The source signals' flags carry English messages
+    only: graders/signals.py changed on main meanwhile; see docs/web.md.)"""
+    return [
+        {
+            "kind": "shadow",
+            "message": "accuracy drops ...",
+            "code": "shadow_gap",
+            "params": {
+                "metric": "accuracy",
+                "test": 0.99,
+                "shadow": 0.41,
+                "gap": 0.58,
+                "max_gap": 0.1,
+            },
+        }
+    ]
+
+
+def build_site(db, make_user, make_assessment, make_invitation, tmp_folder: Path) -> dict:
     """The review tests' world (Alice graded, Bob failed, Carol not started), plus: Dan
     started with nothing answered yet, Carol's link, explanations open for Alice, and a
     webhook with a failed delivery (its log box)."""
@@ -62,6 +82,7 @@ def build_site(db, make_user, make_assessment, make_invitation) -> dict:
     report.logs = {
         "train stdout": "".join(f"epoch {i}/200 - loss: 0.{i:04d}\n" for i in range(200))
     }
+    report.flags = _flags(tmp_folder)
     world["dan_sub"] = _submission(db, dan, report, "graded", source=REFERENCE.read_text()).id
     hook = Webhook(
         owner_id=world["people"]["owner"].id,

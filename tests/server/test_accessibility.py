@@ -24,8 +24,8 @@ SERIOUS = ("critical", "serious")
 
 
 @pytest.fixture
-def site(db, make_user, make_assessment, make_invitation):
-    return build_site(db, make_user, make_assessment, make_invitation)
+def site(db, make_user, make_assessment, make_invitation, tmp_path):
+    return build_site(db, make_user, make_assessment, make_invitation, tmp_path)
 
 
 @pytest.fixture

@@ -226,8 +226,8 @@ def english_words(text: str, data: list[str]) -> list[str]:
 
 
 @pytest.fixture
-def site(db, make_user, make_assessment, make_invitation):
-    return build_site(db, make_user, make_assessment, make_invitation)
+def site(db, make_user, make_assessment, make_invitation, tmp_path):
+    return build_site(db, make_user, make_assessment, make_invitation, tmp_path)
 
 
 def _world_data(db, site) -> list[str]:
