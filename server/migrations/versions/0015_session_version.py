@@ -1,7 +1,7 @@
 """users.session_version: bumped to end every session of a user server-side
 
 Revision ID: 0015_session_version
-Revises: 0011_concept_checks
+Revises: 0010_theory_marks
 Create Date: 2026-12-05 18:20:00
 
 """
@@ -12,16 +12,17 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015_session_version"
-down_revision: str | Sequence[str] | None = "0011_concept_checks"
+down_revision: str | Sequence[str] | None = "0010_theory_marks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(
-            sa.Column("session_version", sa.Integer(), nullable=False, server_default="0")
-        )
+    # A plain ADD COLUMN (SQLite and PostgreSQL both have it): no batch copy of users, whose
+    # rows other tables reference.
+    op.add_column(
+        "users", sa.Column("session_version", sa.Integer(), nullable=False, server_default="0")
+    )
 
 
 def downgrade() -> None:
