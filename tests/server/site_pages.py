@@ -133,6 +133,7 @@ def pages(world: dict) -> list[Page]:
         ("review.tokens", "recruiter", "/review/tokens"),
         ("review.webhooks", "recruiter", "/review/webhooks"),
         ("review.audit_log", "recruiter", f"/review/assessments/{a}/audit"),
+        ("review.calibration", "reviewer", f"/review/assessments/{a}/calibration"),
         ("auth.home", "reviewer", "/home"),
         ("auth.password", "reviewer", "/password"),
         ("review.assessments", "reviewer", "/review/"),

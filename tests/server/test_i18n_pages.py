@@ -146,6 +146,8 @@ ALLOWED = {
     "compile",
     "flashattention",
     "bpe",
+    "cohen's",
+    "kappa",
     "wordpiece",
     "unigram",
     "adam",
@@ -160,8 +162,9 @@ ALLOWED = {
     "lenet-5",
     "sha256",
 }
-#: Elements whose text is code, data or a log: never translated.
-CODE_TAGS = {"code", "pre", "kbd", "samp", "script", "style", "textarea"}
+#: Elements whose text is code, data, a log or a quotation (``q``: the candidate's own words
+#: quoted as evidence): never translated.
+CODE_TAGS = {"code", "pre", "kbd", "samp", "script", "style", "textarea", "q"}
 CODE_CLASSES = {"highlight", "log", "token", "code-plain", "nb-text", "email", "answer", "mono"}
 #: A Latin-letter word (digits inside, as in F1 or Conv2D); "2xx" is not one.
 WORD = re.compile(r"(?<![\w])[A-Za-z](?:[\w'’-]*\w)?")
@@ -174,12 +177,12 @@ class VisibleText(HTMLParser):
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
-        self.stack: list[bool] = []  # per open element: inside code?
+        self.stack: list[tuple[str, bool]] = []  # open elements: (tag, inside code?)
         self.parts: list[str] = []
 
     @property
     def in_code(self) -> bool:
-        return bool(self.stack) and self.stack[-1]
+        return bool(self.stack) and self.stack[-1][1]
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -197,11 +200,15 @@ class VisibleText(HTMLParser):
             if tag == "input" and attrs.get("type") in ("submit", "button") and attrs.get("value"):
                 self.parts.append(attrs["value"])
         if tag not in self.VOID:
-            self.stack.append(code)
+            self.stack.append((tag, code))
 
     def handle_endtag(self, tag):
-        if tag not in self.VOID and self.stack:
-            self.stack.pop()
+        # Close up to the matching element: an element left open (a <p> or <li> without its
+        # end tag) must not shift what counts as code.
+        for depth in range(len(self.stack) - 1, -1, -1):
+            if self.stack[depth][0] == tag:
+                del self.stack[depth:]
+                return
 
     def handle_data(self, data):
         if not self.in_code and data.strip():
@@ -222,7 +229,9 @@ def english_words(text: str, data: list[str]) -> list[str]:
     text = re.sub(r"\b[\w.-]+\.(py|ipynb|csv|json|png|txt|gz)\b", " ", text)  # file names
     text = re.sub(r"\b[a-z0-9]+(?:[-_][a-z0-9]+)+\b", " ", text)  # slugs and identifiers
     text = re.sub(r"(?<![\w.])/[\w/.{}-]+", " ", text)  # paths such as /api/v1
-    return [w for w in WORD.findall(text) if w.lower().strip("'’-") not in ALLOWED]
+    # A single letter is a key name, a variable or a class label (j/k, P, R), not English.
+    words = WORD.findall(text)
+    return [w for w in words if len(w) > 1 and w.lower().strip("'’-") not in ALLOWED]
 
 
 @pytest.fixture
