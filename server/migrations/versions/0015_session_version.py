@@ -1,7 +1,7 @@
 """users.session_version: bumped to end every session of a user server-side
 
 Revision ID: 0015_session_version
-Revises: 0010_theory_marks
+Revises: 0014_first_hour
 Create Date: 2026-12-05 18:20:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015_session_version"
-down_revision: str | Sequence[str] | None = "0010_theory_marks"
+down_revision: str | Sequence[str] | None = "0014_first_hour"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
