@@ -82,6 +82,8 @@ def build_site(db, make_user, make_assessment, make_invitation, tmp_folder: Path
     report.logs = {
         "train stdout": "".join(f"epoch {i}/200 - loss: 0.{i:04d}\n" for i in range(200))
     }
+    # An assessment nobody has started: its edit page is open.
+    world["fresh"] = make_assessment(owner=world["people"]["owner"], title="Fresh one").id
     report.flags = _flags(tmp_folder)
     world["dan_sub"] = _submission(db, dan, report, "graded", source=REFERENCE.read_text()).id
     hook = Webhook(
@@ -109,7 +111,7 @@ def build_site(db, make_user, make_assessment, make_invitation, tmp_folder: Path
 
 def pages(world: dict) -> list[Page]:
     a, alice, bob = world["assessment"], world["alice"], world["bob"]
-    sub, bob_sub = world["sub"], world["bob_sub"]
+    sub, bob_sub, fresh = world["sub"], world["bob_sub"], world["fresh"]
     admin = world["people"]["admin"].id
     token, carol, dan = world["token"], world["carol_token"], world["dan_token"]
     rows = [
@@ -118,6 +120,7 @@ def pages(world: dict) -> list[Page]:
         ("candidate.landing", "candidate", f"/c/{carol}"),
         ("candidate.landing", "candidate", "/c/not-a-valid-link-token"),
         ("candidate.work", "candidate", f"/c/{dan}/work"),
+        ("candidate.finish", "candidate", f"/c/{dan}/finish"),
         ("candidate.work", "candidate", f"/c/{token}/work"),
         ("candidate.statement", "candidate", f"/c/{dan}/challenges/lenet5-mnist"),
         ("candidate.submission", "candidate", f"/c/{token}/submissions/{sub}"),
@@ -130,6 +133,9 @@ def pages(world: dict) -> list[Page]:
         ("recruiter.assessments", "recruiter", "/recruiter/"),
         ("recruiter.new_assessment", "recruiter", "/recruiter/assessments/new"),
         ("recruiter.assessment", "recruiter", f"/recruiter/assessments/{a}"),
+        ("recruiter.edit_assessment", "recruiter", f"/recruiter/assessments/{fresh}/edit"),
+        ("recruiter.preview", "recruiter", f"/recruiter/assessments/{a}/preview"),
+        ("recruiter.outbox", "recruiter", "/recruiter/outbox"),
         ("review.tokens", "recruiter", "/review/tokens"),
         ("review.webhooks", "recruiter", "/review/webhooks"),
         ("review.audit_log", "recruiter", f"/review/assessments/{a}/audit"),
