@@ -307,7 +307,7 @@ def test_curves_and_the_sandboxs_figures_read_as_the_candidates_report(client, w
     body = client.get(f"/review/submissions/{world['sub']}").get_data(as_text=True)
     assert "as reported by the candidate's code" in body  # the curves' caption
     claims = body.index("As reported by the candidate's code")
-    assert body.index("train_wall_seconds") < claims < body.index("train_code_seconds")
+    assert body.index("training wall time (s)") < claims < body.index("training code (s)")
     assert "never used for the verdict" in body
 
 
