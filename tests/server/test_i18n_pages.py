@@ -54,6 +54,7 @@ ALLOWED = {
     "movie",
     # formats, protocols, standards
     "csv",
+    "zip",
     "json",
     "api",
     "http",
