@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 ASSAY  := $(VENV)/bin/assay
 STAMP  := $(VENV)/.installed
 
-.PHONY: install data test test-fast lint format demo image grader-env freeze clean
+.PHONY: install data test test-fast lint format demo image grader-env browser-deps freeze clean
 
 install: $(STAMP)
 
@@ -20,8 +20,12 @@ data: install
 	$(ASSAY) data prepare
 
 # Everything, slow tests included (what CI runs).
-test: install grader-env
+test: install grader-env browser-deps
 	$(PY) -m pytest
+
+# axe-core for the accessibility story, pinned in tests/browser/package-lock.json.
+browser-deps:
+	scripts/install-browser-deps.sh
 
 # Fast unit tests only.
 test-fast: install

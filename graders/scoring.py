@@ -172,7 +172,12 @@ def score_shadow(
         report.shadow = {**gap_check(metric, test_value, None, spec.shadow.max_gap), **base}
         report.shadow["flagged"] = True
         report.flags.append(
-            {"kind": "shadow", "message": f"the shadow set could not be scored: {exc}"}
+            {
+                "kind": "shadow",
+                "message": f"the shadow set could not be scored: {exc}",
+                "code": "shadow_unscored",
+                "params": {"error": str(exc)},
+            }
         )
         return
     shadow_value = score.value(metric)
@@ -187,6 +192,14 @@ def score_shadow(
                 f"{report.shadow['gap']:.4f} > {spec.shadow.max_gap}): honest models do not "
                 "lose that much; the model may recognise the public test inputs rather than "
                 "classify them",
+                "code": "shadow_gap",
+                "params": {
+                    "metric": metric,
+                    "test": test_value,
+                    "shadow": shadow_value,
+                    "gap": report.shadow["gap"],
+                    "max_gap": spec.shadow.max_gap,
+                },
             }
         )
 

@@ -4,14 +4,17 @@
 # filter and its grader environment), debootstrap (offline base image), chromium and
 # fonts-noto-cjk (the browser tests drive Debian's chromium through Playwright; the Chinese
 # pages need the CJK fonts), postgresql and redis-server (the scale-out tests start both on
-# 127.0.0.1: scripts/start-services.sh), docker-compose (CI checks docker-compose.yml), or
+# 127.0.0.1: scripts/start-services.sh), docker-compose (CI checks docker-compose.yml),
+# nodejs and npm (scripts/install-browser-deps.sh installs the pinned axe-core), or
 # only the packages named as arguments (`make demo` asks for
 # the bwrap backend's alone).
 # Idempotent and quiet: does nothing when all are installed.
 set -euo pipefail
 
 PACKAGES=("$@")
-[ "${#PACKAGES[@]}" -gt 0 ] || PACKAGES=(docker.io bubblewrap libseccomp2 python3-venv debootstrap chromium fonts-noto-cjk postgresql redis-server docker-compose)
+[ "${#PACKAGES[@]}" -gt 0 ] || PACKAGES=(docker.io bubblewrap libseccomp2 python3-venv debootstrap chromium fonts-noto-cjk postgresql redis-server docker-compose nodejs)
+# Debian's nodejs comes without npm (its own package); NodeSource's nodejs includes it.
+[ "$#" -gt 0 ] || command -v npm >/dev/null || PACKAGES+=(npm)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -51,8 +51,8 @@ def _bind_queue(app: Flask) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
+    from server.accounts import load_session_user
     from server.extensions import db
-    from server.models import User
 
     csrf.init_app(app)
     limiter.init_app(app)
@@ -63,9 +63,8 @@ def _init_extensions(app: Flask) -> None:
     login_manager.session_protection = "strong"
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        user = db().get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.active else None
+    def load_user(session_id: str):
+        return load_session_user(db(), session_id)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -90,9 +89,11 @@ def _register_blueprints(app: Flask) -> None:
 def _register_basics(app: Flask) -> None:
     from flask_babel import get_locale
 
+    from server import labels
     from server.security import add_security_headers
 
     app.after_request(add_security_headers)
+    labels.init_app(app)
 
     from server.rendering import format_number
 

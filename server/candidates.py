@@ -370,6 +370,8 @@ class Check:
     bar: float | None
     met: bool
     higher_is_better: bool = True
+    #: The metric's code: the page shows its label in the reader's language.
+    metric: str = ""
 
 
 @dataclass
@@ -520,6 +522,7 @@ def _apply_report(result: Progress, report: dict) -> None:
             bar=_number(c.get("bar")),
             met=bool(c.get("met")),
             higher_is_better=c.get("higher_is_better") is not False,
+            metric=str(c.get("metric") or ""),
         )
         for c in verdict.get("checks") or []
         if isinstance(c, dict)

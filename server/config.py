@@ -13,6 +13,8 @@ import secrets
 import time
 from pathlib import Path
 
+from server import ratelimit
+
 DEFAULT_INSTANCE = "var/instance"
 SECRET_FILE = "secret_key"
 
@@ -76,13 +78,22 @@ class Config:
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.WTF_CSRF_TIME_LIMIT = None  # a candidate may keep a page open for hours
-        # Limits are counted per process in memory://: with several gunicorn workers (or
-        # hosts) they must live in Redis, so the queue's Redis is the default when there is one.
+        # Limits must count across every gunicorn worker (memory:// counts per process): the
+        # queue's Redis when there is one (several hosts share it), else a SQLite file in the
+        # instance folder that every worker on this machine shares (server.ratelimit).
         redis_queue = self.QUEUE_URL if self.QUEUE_URL.startswith(("redis://", "rediss://")) else ""
         self.RATELIMIT_STORAGE_URI = (
-            env.get("ASSAY_RATELIMIT_STORAGE") or redis_queue or "memory://"
+            env.get("ASSAY_RATELIMIT_STORAGE") or redis_queue or ratelimit.instance_uri(folder)
         )
+        #: X-RateLimit-* on limited routes and ``Retry-After`` on a 429.
+        self.RATELIMIT_HEADERS_ENABLED = True
         self.LOGIN_RATE_LIMIT = env.get("ASSAY_LOGIN_RATE_LIMIT") or "10 per minute"
+        #: The bearer token a Prometheus scraper sends to ``/metrics``; without one the
+        #: endpoint answers 404 to everybody (it is never public).
+        self.METRICS_TOKEN = env.get("ASSAY_METRICS_TOKEN") or ""
+        #: Host names (comma-separated) a webhook may target although they resolve to a
+        #: loopback, private or otherwise internal address: tests and internal deployments.
+        self.WEBHOOK_ALLOW_HOSTS = env.get("ASSAY_WEBHOOK_ALLOW_HOSTS") or ""
         self.BABEL_DEFAULT_LOCALE = "en"
         #: Seconds an upload that started before the time ran out may still arrive.
         self.UPLOAD_GRACE_SECONDS = int(env.get("ASSAY_UPLOAD_GRACE_SECONDS") or 120)

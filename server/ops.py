@@ -12,6 +12,7 @@ Logs: ``ASSAY_LOG_FORMAT=json`` writes one JSON object a line with ``submission_
 from __future__ import annotations
 
 import contextvars
+import hmac
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, abort, current_app, request
 
 bp = Blueprint("ops", __name__)
 
@@ -69,9 +70,28 @@ def readyz():
     return {"status": "ok"}
 
 
+def metrics_allowed(token: str, authorization: str) -> bool:
+    """Whether ``authorization`` is ``Bearer <token>``; never with no token configured."""
+    scheme, _, given = authorization.partition(" ")
+    if not token or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
 @bp.get("/metrics")
 def metrics():
     from prometheus_client import CONTENT_TYPE_LATEST
+
+    token = current_app.config.get("METRICS_TOKEN", "")
+    if not token:
+        abort(404)  # not configured: not served at all
+    if not metrics_allowed(token, request.headers.get("Authorization", "")):
+        return Response(
+            "a bearer token is required\n",
+            status=401,
+            content_type="text/plain; charset=utf-8",
+            headers={"WWW-Authenticate": 'Bearer realm="assay-metrics"'},
+        )
 
     from server.metrics import render
 

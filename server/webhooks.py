@@ -10,22 +10,42 @@ Deliveries go through the task queue (Huey, the same one gradings use): ``emit``
 that fails (connection refused, timeout, a status other than 2xx) is logged on the row and
 tried again after :data:`BACKOFF_SECONDS` ``* 2**(tries - 1)``, up to :data:`MAX_TRIES`
 tries; then the row ends ``failed``. The row's ``log`` keeps one line per try.
+
+A webhook must not turn the server into a proxy into its own network (SSRF). So:
+
+1. The target's host is resolved when the webhook is saved and again at every delivery;
+   every address it resolves to must be public (``ipaddress``: not loopback, private,
+   link-local, multicast, unspecified, reserved, shared or otherwise non-global; an
+   IPv4-mapped IPv6 address is judged as its IPv4 address). Host names listed in the
+   operator setting ``ASSAY_WEBHOOK_ALLOW_HOSTS`` are exempt (tests, internal deployments).
+2. The delivery connects to the very address that was checked (``_PinnedHTTPConnection``):
+   no second lookup that a DNS-rebinding name could answer differently. TLS still checks
+   the certificate against the host name.
+3. No redirect is followed (``http.client`` follows none; a 3xx is a failed try).
+4. Nothing of the target's answer is kept or shown beyond its status class (``2xx``,
+   ``3xx``, ``4xx``, ``5xx``) or ``unreachable``: a recruiter cannot read another
+   service's answers through the delivery log.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
+import ipaddress
 import json
 import logging
+import os
 import secrets
+import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from server.models import Webhook, WebhookDelivery, utcnow
@@ -42,8 +62,88 @@ TOLERANCE_SECONDS = 300
 _PENDING = "assay.webhooks"
 
 
+#: The operator's list of host names a webhook may target although they are internal.
+ALLOW_HOSTS_ENV = "ASSAY_WEBHOOK_ALLOW_HOSTS"
+
+
 class WebhookError(ValueError):
     """A refused webhook registration; the message says why."""
+
+
+class TargetRefused(WebhookError):
+    """The target resolves to an address a webhook must not reach."""
+
+
+# -- the target's address ----------------------------------------------------------------------
+
+
+def allowed_hosts(setting: str | Iterable[str] | None = None) -> frozenset[str]:
+    """Host names exempt from the address check: ``setting`` (comma-separated, or a list),
+    else the environment's ``ASSAY_WEBHOOK_ALLOW_HOSTS``."""
+    if setting is None:
+        setting = os.environ.get(ALLOW_HOSTS_ENV, "")
+    if isinstance(setting, str):
+        setting = setting.split(",")
+    return frozenset(h.strip().lower().strip("[]") for h in setting if h.strip())
+
+
+def internal_kind(address: str) -> str | None:
+    """Why ``address`` is not a public address (``"loopback"``, ``"private"``, ...), or None."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for kind in ("loopback", "link_local", "multicast", "unspecified", "reserved", "private"):
+        if getattr(ip, f"is_{kind}"):
+            return kind.replace("_", "-")
+    return None if ip.is_global else "not public"
+
+
+def _kind_label(kind: str) -> str:
+    labels = {
+        "loopback": _("loopback"),
+        "link-local": _("link-local"),
+        "multicast": _("multicast"),
+        "unspecified": _("unspecified"),
+        "reserved": _("reserved"),
+        "private": _("private network"),
+    }
+    return labels.get(kind, _("not public"))
+
+
+def resolve_target(url: str, allow: frozenset[str]) -> tuple[str, int, str]:
+    """``(host, port, address)``: the address a delivery to ``url`` connects to, checked.
+
+    Raises ``WebhookError`` when the URL is not http(s) or its host does not resolve, and
+    ``TargetRefused`` when any address it resolves to is internal (unless the host is in
+    ``allow``). Every address is checked, not only the first: a name that resolves to a
+    public and a private address is refused.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WebhookError(_("The URL must start with http:// or https:// and name a host."))
+    host = parts.hostname.lower()
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise WebhookError(_("The URL's port is not a number from 1 to 65535.")) from exc
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise WebhookError(_("The host %(host)s does not resolve.", host=host)) from exc
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    if host not in allow:
+        for address in addresses:
+            if (kind := internal_kind(address)) is not None:
+                raise TargetRefused(
+                    _(
+                        "Webhooks cannot reach internal addresses: %(host)s is %(address)s"
+                        " (%(kind)s).",
+                        host=host,
+                        address=address,
+                        kind=_kind_label(kind),
+                    )
+                )
+    return host, port, addresses[0]
 
 
 # -- signing -----------------------------------------------------------------------------------
@@ -71,18 +171,26 @@ def verify(
 # -- registering -------------------------------------------------------------------------------
 
 
-def register(session: Session, owner_id: int, url: str, events: list[str]) -> Webhook:
-    """A new webhook of ``owner_id`` (flushed); its secret is made here and shown once."""
+def register(
+    session: Session,
+    owner_id: int,
+    url: str,
+    events: list[str],
+    *,
+    allow_hosts: str | Iterable[str] | None = None,
+) -> Webhook:
+    """A new webhook of ``owner_id`` (flushed); its secret is made here and shown once.
+
+    The URL's host is resolved and checked now (``resolve_target``); nothing connects to it.
+    """
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise WebhookError("the URL must start with http:// or https:// and name a host")
+    if len(url) > 500:
+        raise WebhookError(_("The URL is longer than 500 characters."))
     events = [e for e in events if e in EVENTS]
     if not events:
-        raise WebhookError(f"choose at least one event: {', '.join(EVENTS)}")
-    hook = Webhook(
-        owner_id=owner_id, url=url[:500], secret=secrets.token_urlsafe(32), events=events
-    )
+        raise WebhookError(_("Choose at least one event: %(events)s", events=", ".join(EVENTS)))
+    resolve_target(url, allowed_hosts(allow_hosts))
+    hook = Webhook(owner_id=owner_id, url=url, secret=secrets.token_urlsafe(32), events=events)
     session.add(hook)
     session.flush()
     return hook
@@ -181,7 +289,12 @@ def _task(delivery_id: int) -> None:
         enqueue(get_huey(), delivery_id, delay=retry_in)
 
 
-def attempt(factory, delivery_id: int, now: float | None = None) -> float | None:
+def attempt(
+    factory,
+    delivery_id: int,
+    now: float | None = None,
+    allow_hosts: str | Iterable[str] | None = None,
+) -> float | None:
     """Try one delivery once and log the outcome; seconds until the next try, or None."""
     with factory() as session:
         delivery = session.get(WebhookDelivery, delivery_id)
@@ -190,31 +303,19 @@ def attempt(factory, delivery_id: int, now: float | None = None) -> float | None
         hook = session.get(Webhook, delivery.webhook_id)
         stamp = int(now or time.time())
         body = delivery.payload.encode()
-        request = urllib.request.Request(
-            hook.url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "Assay-Webhook/1",
-                "X-Assay-Event": delivery.event,
-                "X-Assay-Delivery": str(delivery.id),
-                "X-Assay-Timestamp": str(stamp),
-                "X-Assay-Signature": sign(hook.secret, stamp, body),
-            },
-        )
-        code, error = None, ""
-        try:
-            with _opener().open(request, timeout=TIMEOUT_SECONDS) as answer:
-                code = answer.status
-        except urllib.error.HTTPError as exc:
-            code = exc.code
-        except (urllib.error.URLError, OSError) as exc:
-            error = str(getattr(exc, "reason", exc))[:200]
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Assay-Webhook/1",
+            "X-Assay-Event": delivery.event,
+            "X-Assay-Delivery": str(delivery.id),
+            "X-Assay-Timestamp": str(stamp),
+            "X-Assay-Signature": sign(hook.secret, stamp, body),
+        }
+        outcome = post(hook.url, body, headers, allowed_hosts(allow_hosts))
         delivery.attempts += 1
-        delivery.last_status_code = code
-        ok = code is not None and 200 <= code < 300
-        outcome = f"HTTP {code}" if code is not None else f"error: {error}"
+        # Only the class is kept (rule 4): 2xx -> 200, 4xx -> 400, ...; None if unreachable.
+        delivery.last_status_code = int(outcome[0]) * 100 if outcome[0].isdigit() else None
+        ok = outcome == "2xx"
         retry_in = None
         if ok:
             delivery.status, delivery.delivered_at = "delivered", utcnow()
@@ -230,13 +331,54 @@ def attempt(factory, delivery_id: int, now: float | None = None) -> float | None
         return retry_in
 
 
-def _opener():
-    # No redirects: a receiver could bounce the signed body to another host.
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
+def post(url: str, body: bytes, headers: dict[str, str], allow: frozenset[str]) -> str:
+    """POST ``body`` to ``url`` at its checked address; the answer's status class only:
+    ``"2xx"`` to ``"5xx"``, ``"unreachable"``, or ``"refused: internal address"``."""
+    try:
+        host, port, address = resolve_target(url, allow)
+    except TargetRefused:
+        return "refused: internal address"
+    except WebhookError:
+        return "unreachable"
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if parts.scheme == "https":
+        conn = _PinnedHTTPSConnection(host, port, address, timeout=TIMEOUT_SECONDS)
+    else:
+        conn = _PinnedHTTPConnection(host, port, address, timeout=TIMEOUT_SECONDS)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        status = conn.getresponse().status  # the body is never read
+    except (OSError, http.client.HTTPException):
+        return "unreachable"
+    finally:
+        conn.close()
+    return f"{status // 100}xx" if 100 <= status < 600 else "unreachable"
 
-    return urllib.request.build_opener(NoRedirect)
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to ``address`` (the one ``resolve_target`` checked) while the Host header
+    names ``host``: no second DNS lookup between the check and the connection."""
+
+    def __init__(self, host: str, port: int, address: str, **kwargs):
+        super().__init__(host, port, **kwargs)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """The TLS twin: the socket goes to the checked address, the certificate is verified
+    against the host name (SNI too)."""
+
+    def __init__(self, host: str, port: int, address: str, **kwargs):
+        super().__init__(host, port, context=ssl.create_default_context(), **kwargs)
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
 def deliveries(session: Session, owner_id: int, limit: int = 50) -> list[WebhookDelivery]:

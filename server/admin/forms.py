@@ -3,9 +3,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
+from server.labels import ROLES as ROLE_LABELS
 from server.models import ROLES
 
-ROLE_CHOICES = list(ROLES)
+ROLE_CHOICES = [(role, ROLE_LABELS[role]) for role in ROLES]
 
 
 class NewUserForm(FlaskForm):

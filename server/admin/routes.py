@@ -3,7 +3,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_user
 
 from server import accounts
 from server.admin import bp
@@ -64,6 +64,8 @@ def edit_user(user_id: int):
             flash(str(exc), "error")
         else:
             db().commit()
+            if user.id == current_user.id:
+                login_user(user)  # an admin's own new password: this browser stays logged in
             flash(_("Saved."), "ok")
             return redirect(url_for("admin.users"))
     return render_template("admin/edit_user.html", user=user, form=form)

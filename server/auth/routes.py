@@ -4,9 +4,9 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from server.accounts import authenticate
+from server.accounts import AccountError, authenticate, change_own_password
 from server.auth import bp
-from server.auth.forms import LoginForm
+from server.auth.forms import LoginForm, PasswordForm
 from server.extensions import db, limiter
 
 
@@ -36,8 +36,32 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    # Server-side: a copy of this cookie (or one on another device) stops working too.
+    current_user.end_sessions()
+    db().commit()
     logout_user()
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            change_own_password(db(), current_user, form.current.data, form.new.data)
+        except AccountError as exc:
+            flash(str(exc), "error")
+        else:
+            db().commit()
+            login_user(current_user._get_current_object())  # this browser, under the new version
+            flash(_("Password changed. Every other session of yours has ended."), "ok")
+            return redirect(url_for("index"))
+    elif form.is_submitted():
+        for errors in form.errors.values():
+            for message in errors:
+                flash(str(message), "error")
+    return render_template("auth/password.html", form=form)
 
 
 @bp.get("/home")

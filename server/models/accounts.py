@@ -24,6 +24,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(sa.String(16))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Part of the id in every session cookie (``get_id``): raising it ends every session of
+    #: this user at once, on the server, whatever cookie a browser (or a thief) still holds.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     # Flask-Login's user protocol.
     @property
@@ -39,4 +42,10 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        # Flask-Login's "alternative id": a cookie names the user and the session version it
+        # was issued under, so a bumped version no longer loads anyone (``load_session_user``).
+        return f"{self.id}:{self.session_version}"
+
+    def end_sessions(self) -> None:
+        """Every session cookie issued to this user stops working (logout everywhere)."""
+        self.session_version = (self.session_version or 0) + 1

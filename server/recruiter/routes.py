@@ -9,12 +9,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
+from markupsafe import Markup
 
 from graders.challenges import all_challenges
 from graders.theory import load_bank
 from server import assessments, fairqueue, invitations, summary
 from server.extensions import db
 from server.forms import flash_errors
+from server.labels import challenge_title, lang, metric_label
 from server.mail import backend, invitation_mail
 from server.models import CandidateSummary, Invitation, MailOutbox
 from server.recruiter import bp
@@ -60,8 +62,8 @@ NEW_LINKS = "assay.new_links"
 
 def _assessment_form(**data) -> AssessmentForm:
     form = AssessmentForm(**data)
-    form.challenges.choices = [(slug, c.spec.title) for slug, c in all_challenges().items()]
-    form.theory.choices = [(q.id, q.title.get("en")) for q in load_bank().questions]
+    form.challenges.choices = [(slug, challenge_title(slug)) for slug in all_challenges()]
+    form.theory.choices = [(q.id, q.title.get(lang())) for q in load_bank().questions]
     return form
 
 
@@ -91,13 +93,19 @@ def _bars_text(bars: dict | None) -> str:
     return ", ".join(f"{metric}={value:g}" for metric, value in (bars or {}).items())
 
 
-def _default_bars() -> dict[str, list[tuple[str, str]]]:
-    """Each challenge's own bars, per tier, formatted for the form: ``[(tier, "f1 0.85")]``."""
+def _default_bars() -> dict[str, list[tuple[str, Markup]]]:
+    """Each challenge's own bars, per tier, for the form: ``[(tier, "F1 <code>f1 ≥ 0.85</code>")]``
+    (the metric's name in the reader's language, then the bar as the override field takes it)."""
     return {
         slug: [
             (
                 tier,
-                ", ".join(f"{metric} ≥ {format_number(bar)}" for metric, bar in bars.items()),
+                Markup(", ").join(
+                    Markup("{} <code>{} ≥ {}</code>").format(
+                        metric_label(metric), metric, format_number(bar)
+                    )
+                    for metric, bar in bars.items()
+                ),
             )
             for tier, bars in challenge.spec.thresholds.items()
         ]

@@ -2,14 +2,24 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from graders.errors import UnknownQuestionError
 from graders.theory import load_bank
-from server import audit, concept_checks, dryruns, exports, similarity
+from server import audit, concept_checks, dryruns, exports, labels, similarity
 from server.extensions import db
 from server.models import DECISIONS, Grading, Invitation, Submission, User
 from server.rendering import id_links
@@ -229,7 +239,7 @@ def candidate(invitation_id: int):
         decision_labels=DECISION_LABELS,
         decision_choices=DECISIONS,
         lang=lang,
-        title_of=svc.challenge_title,
+        title_of=labels.challenge_title,
         manage=svc.can_manage(current_user, invitation.assessment),
     )
 
@@ -373,7 +383,7 @@ def report(submission_id: int):
         cells=cells,
         code=code,
         logs=logs,
-        title_of=svc.challenge_title,
+        title_of=labels.challenge_title,
         similar=similar,
         similarity_pending=similarity_pending,
         dry_runs=[dryruns.view(row) for row in reversed(submission.dry_runs)],
@@ -458,7 +468,11 @@ def webhooks():
     if request.method == "POST":
         try:
             created = hooks.register(
-                db(), current_user.id, request.form.get("url", ""), request.form.getlist("events")
+                db(),
+                current_user.id,
+                request.form.get("url", ""),
+                request.form.getlist("events"),
+                allow_hosts=current_app.config["WEBHOOK_ALLOW_HOSTS"],
             )
             db().commit()
         except hooks.WebhookError as exc:
@@ -548,7 +562,7 @@ def similarity_view(submission_id: int, other_id: int):
             }
         )
     return render_template(
-        "review/similarity.html", match=match, sides=sides, title_of=svc.challenge_title
+        "review/similarity.html", match=match, sides=sides, title_of=labels.challenge_title
     )
 
 

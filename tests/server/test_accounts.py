@@ -21,9 +21,9 @@ def test_create_user_stores_an_argon2_hash_not_the_password(db):
 @pytest.mark.parametrize(
     ("email", "password", "role", "reason"),
     [
-        ("no-at-sign", "a long password", "admin", "not an email"),
+        ("no-at-sign", "a long password", "admin", "Not an email"),
         ("x@example.test", "short", "admin", "at least 10"),
-        ("x@example.test", "a long password", "superuser", "unknown role"),
+        ("x@example.test", "a long password", "superuser", "Unknown role"),
     ],
 )
 def test_create_user_refuses(db, email, password, role, reason):

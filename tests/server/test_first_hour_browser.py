@@ -271,5 +271,6 @@ def test_reviewer_home_and_candidate_summary(
     page.screenshot(path=shots / f"reviewer-home-{lang}.png")
     page.click("text=Backend hires")
     page.click("text=Olga Graded")
-    expect(page.locator("#summary")).to_contain_text("accuracy 0.95 / 0.93")
+    headline = {"en": "Accuracy 0.95 / 0.93", "zh": "准确率 0.95 / 0.93"}[lang]  # its label
+    expect(page.locator("#summary")).to_contain_text(headline)
     page.screenshot(path=shots / f"review-candidate-summary-{lang}.png")

@@ -89,8 +89,17 @@ def _queued(factory) -> int:
         return grading.id
 
 
+METRICS_TOKEN = "scraper-token-for-tests"
+
+
+@pytest.fixture(autouse=True)
+def metrics_token(app_config):
+    """/metrics is served only with a token configured, and only to whoever sends it."""
+    app_config.METRICS_TOKEN = METRICS_TOKEN
+
+
 def _metrics(client) -> dict[str, dict[tuple, float]]:
-    response = client.get("/metrics")
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert response.status_code == 200
     assert response.content_type.startswith("text/plain")
     found: dict[str, dict[tuple, float]] = {}
@@ -177,6 +186,23 @@ def test_json_logs_carry_the_grading_and_submission_ids():
     assert "grading_id" not in outside and outside["level"] == "INFO"
 
 
+def test_metrics_need_the_bearer_token(client, database):
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics").headers["WWW-Authenticate"].startswith("Bearer")
+    wrong = {"Authorization": "Bearer " + METRICS_TOKEN[:-1] + "x"}
+    assert client.get("/metrics", headers=wrong).status_code == 401
+    basic = {"Authorization": "Basic " + METRICS_TOKEN}
+    assert client.get("/metrics", headers=basic).status_code == 401
+    assert "assay_gradings" in _metrics(client)
+
+
+def test_metrics_without_a_configured_token_are_not_served(app_config):
+    app_config.METRICS_TOKEN = ""
+    client = create_app(app_config).test_client()
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 404
+
+
 def test_login_limits_are_shared_by_processes_through_redis(app_config, redis_url, make_user):
     """Two app objects stand for two gunicorn workers: the limit counts across both."""
     app_config.QUEUE_URL = redis_url
@@ -190,6 +216,7 @@ def test_login_limits_are_shared_by_processes_through_redis(app_config, redis_ur
         )
         codes.append(response.status_code)
     assert codes[:3].count(429) == 0 and codes[3] == 429
+    assert int(response.headers["Retry-After"]) > 0
 
 
 def test_the_queue_redis_is_the_limiter_storage_by_default(monkeypatch, tmp_path):
@@ -199,4 +226,59 @@ def test_the_queue_redis_is_the_limiter_storage_by_default(monkeypatch, tmp_path
     monkeypatch.delenv("ASSAY_RATELIMIT_STORAGE", raising=False)
     assert Config(tmp_path).RATELIMIT_STORAGE_URI == "redis://127.0.0.1:6379/3"
     monkeypatch.delenv("ASSAY_QUEUE_URL")
-    assert Config(tmp_path).RATELIMIT_STORAGE_URI == "memory://"
+    uri = Config(tmp_path).RATELIMIT_STORAGE_URI
+    assert uri == f"assay+sqlite://{tmp_path.resolve()}/ratelimit.db"
+
+
+_LIMITED_LOGIN = """
+import sys
+from server import create_app
+from server.config import TestConfig
+from pathlib import Path
+config = TestConfig(Path(sys.argv[1]), DATABASE_URL=sys.argv[2], AUTO_MIGRATE=False,
+                    WTF_CSRF_ENABLED=False, LOGIN_RATE_LIMIT="3 per minute")
+client = create_app(config).test_client()
+response = client.post("/login", data={"email": "x@example.test", "password": "no"})
+print(response.status_code, response.headers.get("Retry-After", "-"))
+"""
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_without_redis_the_login_limit_is_shared_by_processes_through_the_instance(
+    app_config, database
+):
+    """Four separate Python processes (gunicorn workers) on one instance folder, no Redis:
+    the fourth login attempt is refused with 429 and a Retry-After, whichever process."""
+    import subprocess
+    import sys
+
+    assert app_config.RATELIMIT_STORAGE_URI.startswith("assay+sqlite://")
+    answers = []
+    for _ in range(4):
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _LIMITED_LOGIN,
+                app_config.INSTANCE_PATH,
+                app_config.DATABASE_URL,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        answers.append(run.stdout.split())
+    assert [code for code, _ in answers] == ["200", "200", "200", "429"]
+    assert 0 < int(answers[3][1]) <= 60
+
+
+def test_a_429_page_says_when_to_come_back(app_config):
+    app_config.LOGIN_RATE_LIMIT = "1 per minute"
+    client = create_app(app_config).test_client()
+    form = {"email": "x@example.test", "password": "no"}
+    assert client.post("/login", data=form).status_code == 200
+    response = client.post("/login", data=form)
+    assert response.status_code == 429
+    assert 0 < int(response.headers["Retry-After"]) <= 60
+    assert "Traceback" not in response.get_data(as_text=True)

@@ -51,7 +51,7 @@ def test_reviewer_story(app, live, world, db, shots):
         page.click("a.sort:has-text('Candidate')")
         page.screenshot(path=shots / "review-candidates.png", full_page=True)
 
-        page.click("text=lenet5-mnist: graded")
+        page.click("text=LeNet-5 handwritten digit classifier: graded")  # the title, not the slug
         expect(page.locator("#verdict h2")).to_contain_text("Passed")
         expect(page.locator("#verdict")).to_contain_text("+0.02")
         images = page.locator("#plots img")

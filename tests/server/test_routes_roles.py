@@ -76,10 +76,13 @@ OPEN_ROUTES = {
     "auth.login",
     "auth.logout",
     "auth.home",
+    "auth.password",  # any logged-in staff user, their own password: tests/server/test_sessions.py
 }
 #: Operations endpoints: a load balancer and a Prometheus scraper call them without a login,
-#: so every visitor gets the same answer, and it names no one.
+#: so every visitor gets the same answer, and it names no one. /metrics wants the scraper's
+#: bearer token (``METRICS_TOKEN``), whoever is logged in.
 OPS_ROUTES = {"ops.readyz": "/readyz", "ops.metrics": "/metrics"}
+METRICS_TOKEN = "scrape-me"
 
 
 def test_every_route_is_in_the_table(app):
@@ -297,10 +300,15 @@ def test_logout_needs_a_post(client, make_user, login):
 @pytest.mark.parametrize("who", ["anonymous", "admin", "owner", "reviewer"])
 @pytest.mark.parametrize("endpoint", sorted(OPS_ROUTES))
 def test_ops_routes_answer_everyone_alike_and_name_no_one(app, world, login, who, endpoint):
+    app.config["METRICS_TOKEN"] = METRICS_TOKEN
     client = app.test_client()
     if who != "anonymous":
         login(client, world["people"][who])
-    response = client.get(OPS_ROUTES[endpoint])
+    if endpoint == "ops.metrics":  # a staff login is not the scraper's token
+        assert client.get(OPS_ROUTES[endpoint]).status_code == 401
+    response = client.get(
+        OPS_ROUTES[endpoint], headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     assert "Alice Secret" not in body and "@example.test" not in body
