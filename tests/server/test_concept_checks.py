@@ -764,7 +764,7 @@ def test_the_migration_marks_the_checks_of_answers_already_submitted(tmp_path):
 
     path = tmp_path / "assay.db"
     url = f"sqlite:///{path}"
-    upgrade(url, tmp_path, revision="0014_first_hour")
+    upgrade(url, tmp_path, revision="0013_first_hour")
     with sqlite3.connect(path) as conn:
         at = "'2026-12-05 10:00:00'"
         conn.execute(
@@ -786,11 +786,11 @@ def test_the_migration_marks_the_checks_of_answers_already_submitted(tmp_path):
             " updated_at) VALUES (1, ?, 'x', ?, '2026-12-05 10:00:00')",
             [("class-imbalance", "2026-12-05 10:05:00"), ("evaluation-metrics", None)],
         )
-    upgrade(url, tmp_path, revision="0018_checks_submitted")
+    upgrade(url, tmp_path, revision="0014_checks_submitted")
     with sqlite3.connect(path) as conn:
         rows = dict(conn.execute("SELECT question_id, checks_submitted_at FROM theory_answers"))
     assert rows == {"class-imbalance": "2026-12-05 10:05:00", "evaluation-metrics": None}
-    command.downgrade(alembic_config(url), "0014_first_hour")
+    command.downgrade(alembic_config(url), "0013_first_hour")
     with sqlite3.connect(path) as conn:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(theory_answers)")}
     assert "checks_submitted_at" not in columns and "submitted_at" in columns

@@ -276,7 +276,7 @@ def test_the_migration_gives_older_assessments_a_secret_and_keeps_flagged_passes
         session.commit()
     app.extensions["assay.engine"].dispose()
     config = alembic_config(database_url)
-    before = ScriptDirectory.from_config(config).get_revision("0013_split_secrets").down_revision
+    before = ScriptDirectory.from_config(config).get_revision("0011_split_secrets").down_revision
     command.downgrade(config, before)
     upgrade(database_url)
     with factory() as session:

@@ -1,7 +1,7 @@
 """the first hour: drafts submitted by the clock, finishing early, the recruiter's own outbox
 
-Revision ID: 0014_first_hour
-Revises: 0010_theory_marks
+Revision ID: 0013_first_hour
+Revises: 0012_theory_marks
 Create Date: 2026-12-05 18:20:00
 
 """
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014_first_hour"
-down_revision: str | Sequence[str] | None = "0010_theory_marks"
+revision: str = "0013_first_hour"
+down_revision: str | Sequence[str] | None = "0012_theory_marks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

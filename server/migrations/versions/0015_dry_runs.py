@@ -1,7 +1,7 @@
 """dry runs: every upload's contract checked in a sandbox before it is queued for grading
 
-Revision ID: 0016_dry_runs
-Revises: 0018_checks_submitted
+Revision ID: 0015_dry_runs
+Revises: 0014_checks_submitted
 Create Date: 2026-12-05 18:20:00
 
 """
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016_dry_runs"
-down_revision: str | Sequence[str] | None = "0018_checks_submitted"
+revision: str = "0015_dry_runs"
+down_revision: str | Sequence[str] | None = "0014_checks_submitted"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

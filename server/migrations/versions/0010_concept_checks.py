@@ -1,6 +1,6 @@
 """concept checks: each candidate's seed for the option order, and their picks
 
-Revision ID: 0011_concept_checks
+Revision ID: 0010_concept_checks
 Revises: 0009_stored_renders
 Create Date: 2026-12-05 18:30:00
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_concept_checks"
+revision: str = "0010_concept_checks"
 down_revision: str | Sequence[str] | None = "0009_stored_renders"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

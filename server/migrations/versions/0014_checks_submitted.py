@@ -1,7 +1,7 @@
 """concept checks open after the written answer: when a question's checks were submitted
 
-Revision ID: 0018_checks_submitted
-Revises: 0014_first_hour
+Revision ID: 0014_checks_submitted
+Revises: 0013_first_hour
 Create Date: 2026-12-05 19:00:00
 
 """
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018_checks_submitted"
-down_revision: str | Sequence[str] | None = "0014_first_hour"
+revision: str = "0014_checks_submitted"
+down_revision: str | Sequence[str] | None = "0013_first_hour"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """theory answers scored by reviewers' per-point marks; two markings per answer on request
 
-Revision ID: 0010_theory_marks
-Revises: 0013_split_secrets
+Revision ID: 0012_theory_marks
+Revises: 0011_split_secrets
 Create Date: 2026-12-05 18:30:00
 
 """
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_theory_marks"
-down_revision: str | Sequence[str] | None = "0013_split_secrets"
+revision: str = "0012_theory_marks"
+down_revision: str | Sequence[str] | None = "0011_split_secrets"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """the fair grading queue: lanes, fair tags, one grading in flight per candidate, durations
 
-Revision ID: 0017_fair_queue
-Revises: 0016_dry_runs
+Revision ID: 0016_fair_queue
+Revises: 0015_dry_runs
 Create Date: 2026-12-05 18:30:00
 
 """
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017_fair_queue"
-down_revision: str | Sequence[str] | None = "0016_dry_runs"
+revision: str = "0016_fair_queue"
+down_revision: str | Sequence[str] | None = "0015_dry_runs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

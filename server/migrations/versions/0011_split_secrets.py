@@ -1,7 +1,7 @@
 """a secret split seed per assessment; why a pass is flagged for review
 
-Revision ID: 0013_split_secrets
-Revises: 0011_concept_checks
+Revision ID: 0011_split_secrets
+Revises: 0010_concept_checks
 Create Date: 2026-12-05 18:30:00
 
 """
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_split_secrets"
-down_revision: str | Sequence[str] | None = "0011_concept_checks"
+revision: str = "0011_split_secrets"
+down_revision: str | Sequence[str] | None = "0010_concept_checks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """users.session_version: bumped to end every session of a user server-side
 
-Revision ID: 0015_session_version
-Revises: 0016_dry_runs
+Revision ID: 0017_session_version
+Revises: 0016_fair_queue
 Create Date: 2026-12-05 18:20:00
 
 """
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015_session_version"
-down_revision: str | Sequence[str] | None = "0016_dry_runs"
+revision: str = "0017_session_version"
+down_revision: str | Sequence[str] | None = "0016_fair_queue"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
