@@ -56,17 +56,19 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import tempfile
 import time
-import uuid
 from datetime import datetime
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.services import BenchDatabase, start_redis
+
 TRIVIAL = b'raise RuntimeError("a trivial job: nothing to train")\n'
 #: Stops each grading about a second after its sandbox starts.
 OPTIONS = {"train_limit": 100, "test_limit": 100, "train_seconds": 1, "predict_seconds": 1}
@@ -210,67 +212,6 @@ def main() -> None:
 
 # -- --redis: a burst through Redis with 1 and 2 workers (issue 13) ------------------------------
 
-POSTGRES_URL = "postgresql://assay:assay@127.0.0.1:5432/assay"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_redis(folder: Path) -> tuple[subprocess.Popen, str]:
-    if shutil.which("redis-server") is None:
-        sys.exit("redis-server is not installed (scripts/system-deps.sh)")
-    port = _free_port()
-    proc = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
-        + ["--appendonly", "no", "--dir", str(folder)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    sys.exit("redis-server did not start")
-
-
-class _Database:
-    """A fresh, migrated database for one configuration; dropped by ``close``."""
-
-    def __init__(self, kind: str, instance: Path):
-        from server.db import make_engine
-        from server.migrate import upgrade
-
-        self.admin = None
-        if kind == "sqlite":
-            self.url = f"sqlite:///{instance / 'assay.db'}"
-        else:
-            import sqlalchemy as sa
-
-            base = os.environ.get("ASSAY_BENCH_POSTGRES_URL") or POSTGRES_URL
-            self.admin = make_engine(base, isolation_level="AUTOCOMMIT")
-            self.name = f"assay_bench_queue_{uuid.uuid4().hex[:10]}"
-            try:
-                with self.admin.connect() as conn:
-                    conn.execute(sa.text(f"CREATE DATABASE {self.name}"))
-            except Exception as exc:
-                sys.exit(f"PostgreSQL at {base} does not answer ({exc}); or use --database sqlite")
-            self.url = self.admin.url.set(database=self.name).render_as_string(hide_password=False)
-        upgrade(self.url, instance)
-
-    def close(self) -> None:
-        if self.admin is not None:
-            import sqlalchemy as sa
-
-            with self.admin.connect() as conn:
-                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)"))
-            self.admin.dispose()
-
 
 def _final_counts(factory) -> int:
     import sqlalchemy as sa
@@ -314,9 +255,11 @@ def _burst(workers: int, n: int, args, root: Path) -> dict:
     instance = root / f"workers-{workers}"
     instance.mkdir()
     with contextlib.ExitStack() as stack:
-        database = _Database(args.database, instance)
+        database = BenchDatabase(
+            args.database, instance, label="queue", hint="or use --database sqlite"
+        )
         stack.callback(database.close)
-        redis, url = _start_redis(instance)
+        redis, url = start_redis(instance)
         stack.callback(redis.wait, 10)
         stack.callback(redis.terminate)
         engine = make_engine(database.url)

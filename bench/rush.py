@@ -44,19 +44,18 @@ import contextlib
 import json
 import os
 import random
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.services import BenchDatabase, start_redis
 
 #: An honest LeNet-5, trained for one epoch: seconds of training on a few thousand images.
 SOLUTION = b"""import keras
@@ -85,7 +84,6 @@ def train(model, x_train, y_train):
     model.fit(x_train, y_train, epochs=1, batch_size=64, verbose=2)
     return model
 """
-POSTGRES_URL = "postgresql://assay:assay@127.0.0.1:5432/assay"
 ASSESSMENTS = ("A", "B", "C")
 
 
@@ -113,65 +111,6 @@ def plan(scale: float, window: float, seed: int) -> list[Arrival]:
 
 
 # -- the parts: redis, a database, workers ---------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_redis(folder: Path) -> tuple[subprocess.Popen, str]:
-    if shutil.which("redis-server") is None:
-        sys.exit("redis-server is not installed (scripts/system-deps.sh)")
-    port = _free_port()
-    proc = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
-        + ["--appendonly", "no", "--dir", str(folder)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    sys.exit("redis-server did not start")
-
-
-class _Database:
-    """A fresh, migrated database for one configuration; dropped by ``close``."""
-
-    def __init__(self, kind: str, instance: Path):
-        from server.db import make_engine
-        from server.migrate import upgrade
-
-        self.admin = None
-        if kind == "sqlite":
-            self.url = f"sqlite:///{instance / 'assay.db'}"
-        else:
-            import sqlalchemy as sa
-
-            base = os.environ.get("ASSAY_BENCH_POSTGRES_URL") or POSTGRES_URL
-            self.admin = make_engine(base, isolation_level="AUTOCOMMIT")
-            self.name = f"assay_bench_rush_{uuid.uuid4().hex[:10]}"
-            try:
-                with self.admin.connect() as conn:
-                    conn.execute(sa.text(f"CREATE DATABASE {self.name}"))
-            except Exception as exc:
-                sys.exit(f"PostgreSQL at {base} does not answer ({exc}); or --databases sqlite")
-            self.url = self.admin.url.set(database=self.name).render_as_string(hide_password=False)
-        upgrade(self.url, instance)
-
-    def close(self) -> None:
-        if self.admin is not None:
-            import sqlalchemy as sa
-
-            with self.admin.connect() as conn:
-                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)"))
-            self.admin.dispose()
 
 
 def _start_worker(log_path: Path, env: dict, stack: contextlib.ExitStack) -> subprocess.Popen:
@@ -319,11 +258,11 @@ def run(database: str, order: str, arrivals: list[Arrival], args, root: Path) ->
         kind: sum(1 for a in arrivals if a.kind == kind) for kind in (*ASSESSMENTS, "regrade")
     }
     with contextlib.ExitStack() as stack:
-        db = _Database(database, instance)
+        db = BenchDatabase(database, instance, label="rush", hint="or --databases sqlite")
         stack.callback(db.close)
         url = ""
         if database == "postgresql":
-            redis, url = _start_redis(instance)
+            redis, url = start_redis(instance)
             stack.callback(redis.wait, 10)
             stack.callback(redis.terminate)
         engine = make_engine(db.url)
