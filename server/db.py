@@ -6,7 +6,7 @@ connection, so several gunicorn workers and the grading worker can share one fil
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -64,3 +64,27 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def after_commit(
+    session: Session, key: str, items: list, send: Callable[[Session, list], None]
+) -> None:
+    """Hold ``items`` under ``key`` in ``session`` and call ``send(session, held)`` once the
+    session commits; a rollback drops them. What is queued (gradings, dry runs, webhook
+    deliveries) must exist in the database before a worker looks for it, hence after commit.
+    """
+    held = session.info.setdefault(key, [])
+    if not session.info.get(key + ".hooked"):
+
+        def _send(committed: Session) -> None:
+            ready, committed.info[key] = committed.info.get(key, []), []
+            if ready:
+                send(committed, ready)
+
+        def _drop(rolled_back: Session, _previous) -> None:
+            rolled_back.info[key] = []
+
+        sa.event.listen(session, "after_commit", _send)
+        sa.event.listen(session, "after_soft_rollback", _drop)
+        session.info[key + ".hooked"] = True
+    held.extend(items)

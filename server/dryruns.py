@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from graders.contract import STEPS, Outcome, is_candidate_code
 from server import summary
+from server.db import after_commit
 from server.grading import enqueue_submission, worker_id
 from server.models.base import utcnow
 from server.models.dryruns import DRY_FAILED, DRY_PASSED, DRY_QUEUED, DRY_RUNNING, DryRun
@@ -66,30 +67,18 @@ def queue_dry_run(session: Session, submission: Submission, options: dict) -> Dr
 
 
 def _enqueue_after_commit(session: Session, dry_run_id: int) -> None:
-    pending = session.info.setdefault(_PENDING, [])
-    if not session.info.get(_PENDING + ".hooked"):
-        sa.event.listen(session, "after_commit", _send_pending)
-        sa.event.listen(session, "after_soft_rollback", _drop_pending)
-        session.info[_PENDING + ".hooked"] = True
-    pending.append(dry_run_id)
+    after_commit(session, _PENDING, [dry_run_id], _send_pending)
 
 
-def _send_pending(session: Session) -> None:
+def _send_pending(session: Session, ids: list[int]) -> None:
     from server.queue import enqueue_dry_run, get_dry_run_huey
 
-    ids, session.info[_PENDING] = session.info.get(_PENDING, []), []
-    if not ids:
-        return
     huey = session.info.get(_HUEY) or get_dry_run_huey()
     for dry_run_id in ids:
         try:
             enqueue_dry_run(huey, dry_run_id)
         except Exception:  # the queue is down: the lane's sweep re-sends it (rule 6)
             log.exception("could not enqueue dry run %s; the sweep will", dry_run_id)
-
-
-def _drop_pending(session: Session, _previous) -> None:
-    session.info[_PENDING] = []
 
 
 def use_queue(factory, huey) -> None:

@@ -48,6 +48,7 @@ from graders.catalogue import error_info
 from graders.report import ErrorInfo, Report
 from graders.verdicts import of_report
 from server import fairqueue, summary
+from server.db import after_commit
 from server.models.base import utcnow
 from server.models.grading import (
     FAILED,
@@ -157,28 +158,16 @@ def regrade(session: Session, submission: Submission) -> Grading:
 
 def enqueue_after_commit(session: Session, grading_id: int) -> None:
     """Send ``grading_id`` to the queue when ``session`` commits (dropped on rollback)."""
-    pending = session.info.setdefault(_PENDING, [])
-    if not session.info.get(_PENDING + ".hooked"):
-        sa.event.listen(session, "after_commit", _send_pending)
-        sa.event.listen(session, "after_soft_rollback", _drop_pending)
-        session.info[_PENDING + ".hooked"] = True
-    pending.append(grading_id)
+    after_commit(session, _PENDING, [grading_id], _send_pending)
 
 
-def _send_pending(session: Session) -> None:
-    ids, session.info[_PENDING] = session.info.get(_PENDING, []), []
-    if not ids:
-        return
+def _send_pending(session: Session, ids: list[int]) -> None:
     huey = session.info.get(_HUEY) or get_huey()
     for grading_id in ids:
         try:
             enqueue_grading(huey, grading_id)
         except Exception:  # the queue is down: the sweeper re-sends it (rule 7)
             log.exception("could not enqueue grading %s; the sweeper will", grading_id)
-
-
-def _drop_pending(session: Session, _previous) -> None:
-    session.info[_PENDING] = []
 
 
 def queue_position(session: Session, grading: Grading) -> int | None:

@@ -48,6 +48,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from server.db import after_commit
 from server.models import Webhook, WebhookDelivery, utcnow
 from server.models.api import EVENTS
 
@@ -219,19 +220,11 @@ def emit(session: Session, event: str, owner_id: int, data: dict[str, Any]) -> l
         session.flush()
         ids.append(delivery.id)
     if ids:
-        pending = session.info.setdefault(_PENDING, [])
-        if not session.info.get(_PENDING + ".hooked"):
-            sa.event.listen(session, "after_commit", _send_pending)
-            sa.event.listen(session, "after_soft_rollback", _drop_pending)
-            session.info[_PENDING + ".hooked"] = True
-        pending.extend(ids)
+        after_commit(session, _PENDING, ids, _send_pending)
     return ids
 
 
-def _send_pending(session: Session) -> None:
-    ids, session.info[_PENDING] = session.info.get(_PENDING, []), []
-    if not ids:
-        return
+def _send_pending(session: Session, ids: list[int]) -> None:
     from server.queue import get_huey
 
     huey = session.info.get("assay.huey") or get_huey()
@@ -240,10 +233,6 @@ def _send_pending(session: Session) -> None:
             enqueue(huey, delivery_id)
         except Exception:  # the queue is down: the delivery row stays pending, visible
             log.exception("could not enqueue webhook delivery %s", delivery_id)
-
-
-def _drop_pending(session: Session, _previous) -> None:
-    session.info[_PENDING] = []
 
 
 # -- the queue task ----------------------------------------------------------------------------

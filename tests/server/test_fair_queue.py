@@ -458,7 +458,14 @@ def test_the_recruiter_sees_the_backlog_and_when_it_drains(
     assert "3 个等待中" in part and "约 6 分钟后" in part and 'hx-trigger="every 5s"' in part
 
 
-def test_metrics_export_each_lanes_depth_and_wait(app, client, db, make_invitation):
+@pytest.fixture
+def metrics_token(app_config) -> str:
+    """/metrics answers only a scraper that sends the configured token (test_ops.py)."""
+    app_config.METRICS_TOKEN = "scraper-token-for-lanes"
+    return app_config.METRICS_TOKEN
+
+
+def test_metrics_export_each_lanes_depth_and_wait(metrics_token, app, client, db, make_invitation):
     from prometheus_client.parser import text_string_to_metric_families
 
     for _ in range(2):
@@ -467,7 +474,9 @@ def test_metrics_export_each_lanes_depth_and_wait(app, client, db, make_invitati
     grading = db.scalars(sa.select(Grading).order_by(Grading.id)).first()
     grading.queued_at = utcnow() - timedelta(seconds=90)
     db.commit()
-    text = client.get("/metrics").get_data(as_text=True)
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {metrics_token}"})
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
     found = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
