@@ -26,6 +26,8 @@ NOT_PAGES = {
     "ops.metrics",
     "candidate.starter",
     "candidate.progress",
+    # A fragment polled by recruiter.assessment, which renders the same template inline.
+    "recruiter.backlog",
     "review.report_json",
     "review.export",
 }
