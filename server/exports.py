@@ -17,7 +17,7 @@ from graders.challenges import get_challenge
 from graders.report import scrub_paths
 from server import concept_checks
 from server.models import Assessment, Grading, Invitation, Submission, User
-from server.review import marking
+from server.review import blind_review, decisions, marking, theory_scores
 from server.review import service as svc
 
 
@@ -74,7 +74,7 @@ def candidates_csv(session: Session, user: User, assessment: Assessment) -> str:
             line += [_number(values.get(metric)) for metric in metrics[slug]]
         # Reviewers' scores only (the machine's reading is not a grade): "to review" until
         # the answer's marking is complete (two markings where the assessment asks for two).
-        scores, _markings = svc.answer_scores(session, invitation)
+        scores, _markings = theory_scores.answer_scores(session, invitation)
         for qid in questions:
             if qid not in scores:
                 line.append("")
@@ -142,9 +142,9 @@ def full_reports(session: Session, user: User, assessment: Assessment) -> dict[s
     numbers = svc.candidate_numbers(session, assessment.id)
     people = []
     for invitation in session.query(Invitation).filter_by(assessment_id=assessment.id):
-        who = svc.identity(session, user, invitation, numbers[invitation.id])
-        decision = svc.latest_decisions(session, [invitation.id]).get(invitation.id)
-        scores, markings = svc.answer_scores(session, invitation)
+        who = blind_review.identity(session, user, invitation, numbers[invitation.id])
+        decision = decisions.latest_decisions(session, [invitation.id]).get(invitation.id)
+        scores, markings = theory_scores.answer_scores(session, invitation)
         double = bool(assessment.double_review)
         people.append(
             {

@@ -164,6 +164,30 @@ def segments(code: str, slices: tuple[tuple[int, int], ...]) -> list[tuple[str, 
 # a report reads its flags with one indexed query.
 
 
+def comparable(session, submission) -> dict:
+    """The latest submission of each candidate of the same assessment to the same challenge
+    (this one for its own candidate), by id."""
+    import sqlalchemy as sa
+
+    from server.models import Invitation, Submission
+
+    invitation = session.get(Invitation, submission.invitation_id)
+    rows = session.scalars(
+        sa.select(Submission)
+        .join(Invitation, Invitation.id == Submission.invitation_id)
+        .where(
+            Invitation.assessment_id == invitation.assessment_id,
+            Submission.challenge_slug == submission.challenge_slug,
+        )
+        .order_by(Submission.id)
+    )
+    latest: dict[int, Submission] = {}
+    for row in rows:
+        latest[row.invitation_id] = row
+    latest[submission.invitation_id] = submission
+    return {row.id: row for row in latest.values()}
+
+
 def check(session, submission) -> list[Match]:
     """Compare ``submission`` with the latest submission of each other candidate of its
     assessment to the same challenge, and store the flagged pairs (both directions) and that
@@ -171,7 +195,6 @@ def check(session, submission) -> list[Match]:
     import sqlalchemy as sa
 
     from server.models import SimilarityCheck, SimilarityPair
-    from server.review.service import comparable
 
     pool = comparable(session, submission)
     codes = {sid: code_of(s.filename, s.source) for sid, s in pool.items()}

@@ -13,6 +13,7 @@ from server.api import schemas as s
 from server.extensions import csrf, db
 from server.models import Invitation, Submission
 from server.models.api import READ, WRITE
+from server.review import access, blind_review
 from server.review import service as svc
 
 csrf.exempt(bp)
@@ -109,16 +110,16 @@ def _user():
 
 
 def _assessment(assessment_id: int, manage: bool = False):
-    assessment = svc.assessment_for(db(), _user(), assessment_id)
+    assessment = access.assessment_for(db(), _user(), assessment_id)
     if assessment is None:
         raise ApiError(404, "not_found", "no such assessment, or not yours")
-    if manage and not svc.can_manage(_user(), assessment):
+    if manage and not access.can_manage(_user(), assessment):
         raise ApiError(403, "forbidden", "only the assessment's recruiter may do this")
     return assessment
 
 
 def _submission(submission_id: int) -> Submission:
-    submission = svc.submission_for(db(), _user(), submission_id)
+    submission = access.submission_for(db(), _user(), submission_id)
     if submission is None:
         raise ApiError(404, "not_found", "no such submission, or not yours")
     return submission
@@ -150,7 +151,7 @@ def list_assessments():
                 "challenges": a.challenge_slugs,
                 "blind_review": a.blind_review,
             }
-            for a in svc.reviewable(db(), _user())
+            for a in access.reviewable(db(), _user())
         ]
     }
 
@@ -312,7 +313,7 @@ def list_submissions(assessment_id: int):
 def get_report(submission_id: int):
     submission = _submission(submission_id)
     invitation = db().get(Invitation, submission.invitation_id)
-    who = svc.identity(db(), _user(), invitation)
+    who = blind_review.identity(db(), _user(), invitation)
     return exports.submission_record(submission, submission.latest, who)
 
 

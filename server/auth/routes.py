@@ -68,8 +68,8 @@ def password():
 @login_required
 def home():
     """The reviewer's home: their assessments and what awaits their review there."""
-    from server.review import service as svc
+    from server.review import access
 
-    rows = svc.awaiting_review(db(), current_user)
+    rows = access.awaiting_review(db(), current_user)
     db().commit()  # summaries made on the way (summary.ensure)
     return render_template("auth/home.html", rows=rows)

@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 from graders.theory import load_bank
 from server.models import Assessment, Invitation, TheoryAnswer, TheoryMark, User
 from server.models.review import MISCONCEPTION, POINT
-from server.review import marking, render
-from server.review import service as svc
+from server.review import blind_review, marking, render, theory_scores
 
 
 def words() -> dict[str, str]:
@@ -115,14 +114,14 @@ def candidate_theory(session: Session, user: User, invitation: Invitation, lang:
     bank = load_bank()
     assessment = invitation.assessment
     answers = {a.question_id: a for a in invitation.answers if a.submitted_at}
-    scores, markings = svc.answer_scores(session, invitation)
-    legacy = svc.legacy_theory_reviews(session, invitation.id)
+    scores, markings = theory_scores.answer_scores(session, invitation)
+    legacy = theory_scores.legacy_theory_reviews(session, invitation.id)
     double = bool(assessment.double_review)
     out = []
     for qid in assessment.theory_question_ids or []:
         question = bank.get(qid)
         answer = answers.get(qid)
-        reading = svc.reading(qid, answer.text) if answer else None
+        reading = theory_scores.reading(qid, answer.text) if answer else None
         points, items = _evidence(question, reading)
         mine = _mine(markings.get(qid, []), user)
         visible = marking.others_visible(markings.get(qid, []), double)
@@ -169,7 +168,7 @@ def candidate_theory(session: Session, user: User, invitation: Invitation, lang:
 
 def state_json(session: Session, user: User, invitation: Invitation, question_id: str) -> dict:
     """The marking's state after a mark, for the page's script."""
-    scores, markings = svc.answer_scores(session, invitation)
+    scores, markings = theory_scores.answer_scores(session, invitation)
     question = load_bank().get(question_id)
     mine = _mine(markings.get(question_id, []), user)
     result = scores[question_id]
@@ -225,8 +224,8 @@ def calibration(session: Session, user: User, assessment: Assessment):
 
     def readings(invitation_id, question_id):
         text = texts.get((invitation_id, question_id))
-        return svc.reading(question_id, text) if text is not None else None
+        return theory_scores.reading(question_id, text) if text is not None else None
 
     agreement, waiting = marking.calibration(session, assessment, readings)
-    who = svc.identities(session, user, assessment, [w.invitation_id for w in waiting])
+    who = blind_review.identities(session, user, assessment, [w.invitation_id for w in waiting])
     return agreement, list(zip(waiting, who, strict=True))

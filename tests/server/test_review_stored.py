@@ -28,7 +28,7 @@ from server.models import (
     utcnow,
 )
 from server.review import service as svc
-from server.review import stored
+from server.review import stored, theory_scores
 from tests.server.test_review import GOOD_ANSWER, _submission, build_world, graded_report
 
 pytestmark = pytest.mark.databases
@@ -224,7 +224,7 @@ def _mark_every_point(client, invitation_id: int, question_id: str, mark: str) -
 def test_theory_total_follows_reviewers_marks_only(client, db, world, login):
     alice = db.get(Invitation, world["alice"])
     row = _summary(db, alice.id)
-    assert svc.theory_total(db, alice) == ((None, 20.0), False)
+    assert theory_scores.theory_total(db, alice) == ((None, 20.0), False)
     # Answered, none marked: no total at all (the machine's reading is never one).
     assert (row.theory_total, row.theory_max, row.theory_confirmed) == (None, 20.0, False)
     login(client, world["people"]["reviewer"])
@@ -234,7 +234,7 @@ def test_theory_total_follows_reviewers_marks_only(client, db, world, login):
     _mark_every_point(client, alice.id, "evaluation-metrics", "partly")
     db.expire_all()
     row = _summary(db, alice.id)
-    assert ((row.theory_total, row.theory_max), True) == svc.theory_total(db, alice)
+    assert ((row.theory_total, row.theory_max), True) == theory_scores.theory_total(db, alice)
     assert (row.theory_total, row.theory_confirmed) == (15.0, True)
     table = svc.candidates_table(db, world["people"]["owner"], alice.assessment, per_page=100)
     shown = next(r for r in table.rows if r.invitation_id == alice.id)

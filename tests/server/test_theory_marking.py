@@ -23,7 +23,7 @@ from server.models import (
     WebhookDelivery,
     utcnow,
 )
-from server.review import marking
+from server.review import marking, theory_scores
 from server.review import service as svc
 from tests.server.test_review import ALICE, GOOD_ANSWER, build_world
 
@@ -358,7 +358,7 @@ def test_the_calibration_page_gives_kappa_per_question_with_the_count(
     other = re.search(r'<tr id="kappa-evaluation-metrics">(.*?)</tr>', body, re.S).group(1)
     assert "not enough answers marked twice" in other
     agreement, _waiting = marking.calibration(
-        db, assessment, lambda i, q: svc.reading(q, GOOD_ANSWER)
+        db, assessment, lambda i, q: theory_scores.reading(q, GOOD_ANSWER)
     )
     assert agreement[0].count == 4 and agreement[0].kappa == pytest.approx(0.5)
 
@@ -400,8 +400,8 @@ def test_no_page_export_api_answer_or_webhook_shows_an_automatic_theory_score(
         result.score = CANARY
 
     monkeypatch.setattr(scoring, "_total", canary_total)
-    svc._read.cache_clear()
-    assert svc.reading(QID, GOOD_ANSWER).score == CANARY  # the canary is in the reading
+    theory_scores._read.cache_clear()
+    assert theory_scores.reading(QID, GOOD_ANSWER).score == CANARY  # the canary is in the reading
     owner = world["people"]["owner"]
     db.add(
         Webhook(

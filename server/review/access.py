@@ -1,0 +1,169 @@
+"""Who may review what, and the owner's settings of an assessment's review.
+
+Admins review everything; a recruiter reviews the assessments they own; a reviewer the
+assessments they are assigned to. Anyone else gets None from the ``*_for`` look-ups and the
+view answers 404, so a reviewer of another team cannot even learn that an assessment exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from server import audit
+from server.models import (
+    ADMIN,
+    RECRUITER,
+    REVIEWER,
+    Assessment,
+    Invitation,
+    ReviewAssignment,
+    Submission,
+    User,
+)
+
+
+class ReviewError(ValueError):
+    """A refused review action; the message says why."""
+
+
+def can_review(session: Session, user: User, assessment: Assessment) -> bool:
+    if user.role == ADMIN:
+        return True
+    if user.role == RECRUITER:
+        return assessment.owner_id == user.id
+    if user.role == REVIEWER:
+        return (
+            session.scalar(
+                sa.select(ReviewAssignment.id).where(
+                    ReviewAssignment.assessment_id == assessment.id,
+                    ReviewAssignment.user_id == user.id,
+                )
+            )
+            is not None
+        )
+    return False
+
+
+def can_manage(user: User, assessment: Assessment) -> bool:
+    """Owner or admin: assign reviewers, turn blind review off, export, read the audit log."""
+    return user.role == ADMIN or (user.role == RECRUITER and assessment.owner_id == user.id)
+
+
+def reviewable(session: Session, user: User) -> list[Assessment]:
+    query = sa.select(Assessment).order_by(Assessment.created_at.desc())
+    if user.role == RECRUITER:
+        query = query.where(Assessment.owner_id == user.id)
+    elif user.role == REVIEWER:
+        query = query.join(ReviewAssignment, ReviewAssignment.assessment_id == Assessment.id).where(
+            ReviewAssignment.user_id == user.id
+        )
+    elif user.role != ADMIN:
+        return []
+    return list(session.scalars(query))
+
+
+@dataclass
+class AwaitingReview:
+    """One assessment on a reviewer's home page: how many candidates have handed work in
+    (graded, failed or submitted) and how many of those have no decision yet."""
+
+    assessment: Assessment
+    handed_in: int
+    awaiting: int
+    theory_unconfirmed: int
+
+
+def awaiting_review(session: Session, user: User) -> list[AwaitingReview]:
+    from server.models import CandidateSummary
+
+    """The user's reviewable assessments with what awaits their review: one grouped query
+    over the candidate summaries (made first where an assessment lacks them)."""
+    from server import summary
+
+    found = reviewable(session, user)
+    if not found:
+        return []
+    for assessment in found:
+        summary.ensure(session, assessment)
+    handed = CandidateSummary.stage.in_(("graded", "failed", "submitted"))
+    counts = {
+        r.assessment_id: r
+        for r in session.execute(
+            sa.select(
+                CandidateSummary.assessment_id,
+                sa.func.count().filter(handed).label("handed_in"),
+                sa.func.count()
+                .filter(handed, CandidateSummary.decision.is_(None))
+                .label("awaiting"),
+                # "theory to review" as the table's filter reads it (summary.py).
+                sa.func.count()
+                .filter(
+                    CandidateSummary.theory_max.is_not(None),
+                    CandidateSummary.theory_confirmed.is_(False),
+                )
+                .label("theory_unconfirmed"),
+            )
+            .where(CandidateSummary.assessment_id.in_([a.id for a in found]))
+            .group_by(CandidateSummary.assessment_id)
+        )
+    }
+    rows = []
+    for assessment in found:
+        r = counts.get(assessment.id)
+        rows.append(
+            AwaitingReview(
+                assessment,
+                r.handed_in if r else 0,
+                r.awaiting if r else 0,
+                r.theory_unconfirmed if r else 0,
+            )
+        )
+    rows.sort(key=lambda row: -row.awaiting)
+    return rows
+
+
+def assessment_for(session: Session, user: User, assessment_id: int) -> Assessment | None:
+    assessment = session.get(Assessment, assessment_id)
+    return assessment if assessment and can_review(session, user, assessment) else None
+
+
+def invitation_for(session: Session, user: User, invitation_id: int) -> Invitation | None:
+    invitation = session.get(Invitation, invitation_id)
+    if invitation is None or not can_review(session, user, invitation.assessment):
+        return None
+    return invitation
+
+
+def submission_for(session: Session, user: User, submission_id: int) -> Submission | None:
+    submission = session.get(Submission, submission_id)
+    if submission is None or submission.invitation_id is None:
+        return None
+    if invitation_for(session, user, submission.invitation_id) is None:
+        return None
+    return submission
+
+
+def assign_reviewer(session: Session, actor: User, assessment: Assessment, email: str) -> User:
+    reviewer = session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if reviewer is None or reviewer.role != REVIEWER or not reviewer.active:
+        raise ReviewError("no active reviewer account with that email")
+    if not can_review(session, reviewer, assessment):
+        session.add(ReviewAssignment(assessment_id=assessment.id, user_id=reviewer.id))
+        audit.record(
+            session,
+            "reviewer_assigned",
+            actor_id=actor.id,
+            assessment_id=assessment.id,
+            reviewer_id=reviewer.id,
+        )
+    return reviewer
+
+
+def set_blind(session: Session, actor: User, assessment: Assessment, on: bool) -> None:
+    assessment.blind_review = on
+    audit.record(
+        session, "blind_review", actor_id=actor.id, assessment_id=assessment.id, on=bool(on)
+    )

@@ -1,0 +1,82 @@
+"""The hiring team's decisions on candidates, and re-grades of a submission, each recorded
+in the audit log."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from server import audit, webhooks
+from server.models import DECISIONS, Decision, Grading, Invitation, Submission, User
+from server.review.access import ReviewError
+
+
+def decide(
+    session: Session, user: User, invitation: Invitation, decision: str, note: str = ""
+) -> Decision:
+    if decision not in DECISIONS:
+        raise ReviewError(f"a decision is one of {', '.join(DECISIONS)}")
+    row = Decision(
+        invitation_id=invitation.id, decision=decision, note=note.strip()[:4000], decided_by=user.id
+    )
+    session.add(row)
+    audit.record(
+        session,
+        "decision",
+        actor_id=user.id,
+        assessment_id=invitation.assessment_id,
+        invitation_id=invitation.id,
+        decision=decision,
+    )
+    session.flush()
+    webhooks.emit(
+        session,
+        "decision.made",
+        invitation.assessment.owner_id,
+        {
+            "assessment_id": invitation.assessment_id,
+            "invitation_id": invitation.id,
+            "decision": decision,
+            "decided_at": row.decided_at.isoformat() + "Z",
+        },
+    )
+    return row
+
+
+def decision_history(session: Session, invitation_id: int) -> list[Decision]:
+    return list(
+        session.scalars(
+            sa.select(Decision)
+            .where(Decision.invitation_id == invitation_id)
+            .order_by(Decision.id.desc())
+        )
+    )
+
+
+def regrade(session: Session, user: User, submission: Submission) -> Grading:
+    """``server.grading.regrade`` (safe to press twice), recorded in the audit log."""
+    from server.grading import regrade as grading_regrade
+
+    before = submission.latest.id if submission.latest else None
+    grading = grading_regrade(session, submission)
+    audit.record(
+        session,
+        "regrade",
+        actor_id=user.id,
+        assessment_id=session.get(Invitation, submission.invitation_id).assessment_id,
+        invitation_id=submission.invitation_id,
+        submission_id=submission.id,
+        grading_id=grading.id,
+        added=grading.id != before,
+    )
+    return grading
+
+
+def latest_decisions(session: Session, invitation_ids) -> dict[int, Decision]:
+    newest = (
+        sa.select(sa.func.max(Decision.id))
+        .where(Decision.invitation_id.in_(list(invitation_ids)))
+        .group_by(Decision.invitation_id)
+    )
+    rows = session.scalars(sa.select(Decision).where(Decision.id.in_(newest)))
+    return {d.invitation_id: d for d in rows}
