@@ -7,7 +7,11 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from server import webhooks as hooks
+from server.api import tokens as api_tokens
 from server.extensions import db
+from server.models import Webhook
+from server.models.api import EVENTS, SCOPES
 from server.review import bp
 from server.review.lookups import STAFF
 from server.security import role_required
@@ -16,9 +20,6 @@ from server.security import role_required
 @bp.route("/tokens", methods=["GET", "POST"])
 @role_required(*STAFF)
 def tokens():
-    from server.api import tokens as api_tokens
-    from server.models.api import SCOPES
-
     new_token = None
     if request.method == "POST":
         scope = request.form.get("scope", "read")
@@ -37,8 +38,6 @@ def tokens():
 @bp.post("/tokens/<int:token_id>/revoke")
 @role_required(*STAFF)
 def revoke_token(token_id: int):
-    from server.api import tokens as api_tokens
-
     if not api_tokens.revoke(db(), current_user, token_id):
         abort(404)
     db().commit()
@@ -49,10 +48,6 @@ def revoke_token(token_id: int):
 @bp.route("/webhooks", methods=["GET", "POST"])
 @role_required("recruiter")
 def webhooks():
-    from server import webhooks as hooks
-    from server.models import Webhook
-    from server.models.api import EVENTS
-
     created = None
     if request.method == "POST":
         try:
@@ -79,8 +74,6 @@ def webhooks():
 @bp.post("/webhooks/<int:webhook_id>/delete")
 @role_required("recruiter")
 def delete_webhook(webhook_id: int):
-    from server.models import Webhook
-
     hook = db().get(Webhook, webhook_id)
     if hook is None or hook.owner_id != current_user.id:
         abort(404)

@@ -7,6 +7,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from server import retention
 from server.extensions import db
 from server.review import access, bp
 from server.review.lookups import STAFF, assessment_or_404, invitation_or_404
@@ -16,8 +17,6 @@ from server.security import role_required
 @bp.post("/candidates/<int:invitation_id>/delete")
 @role_required(*STAFF)
 def delete_candidate(invitation_id: int):
-    from server import retention
-
     invitation = invitation_or_404(invitation_id)
     if not access.can_manage(current_user, invitation.assessment):
         abort(403)
@@ -34,8 +33,6 @@ def delete_candidate(invitation_id: int):
 @bp.post("/assessments/<int:assessment_id>/retention")
 @role_required(*STAFF)
 def set_retention(assessment_id: int):
-    from server import retention
-
     assessment = assessment_or_404(assessment_id, manage=True)
     raw = request.form.get("days", "").strip()
     try:
