@@ -1,5 +1,5 @@
-"""The hiring team's decisions on candidates, and re-grades of a submission, each recorded
-in the audit log."""
+"""The hiring team's decisions on candidates (each recorded in the audit log and sent to the
+owner's webhooks), their history, and the latest one per candidate."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from server import audit, webhooks
-from server.models import DECISIONS, Decision, Grading, Invitation, Submission, User
+from server.models import DECISIONS, Decision, Invitation, User
 from server.review.access import ReviewError
 
 
@@ -51,25 +51,6 @@ def decision_history(session: Session, invitation_id: int) -> list[Decision]:
             .order_by(Decision.id.desc())
         )
     )
-
-
-def regrade(session: Session, user: User, submission: Submission) -> Grading:
-    """``server.grading.regrade`` (safe to press twice), recorded in the audit log."""
-    from server.grading import regrade as grading_regrade
-
-    before = submission.latest.id if submission.latest else None
-    grading = grading_regrade(session, submission)
-    audit.record(
-        session,
-        "regrade",
-        actor_id=user.id,
-        assessment_id=session.get(Invitation, submission.invitation_id).assessment_id,
-        invitation_id=submission.invitation_id,
-        submission_id=submission.id,
-        grading_id=grading.id,
-        added=grading.id != before,
-    )
-    return grading
 
 
 def latest_decisions(session: Session, invitation_ids) -> dict[int, Decision]:

@@ -13,7 +13,7 @@ from flask_login import current_user
 from server import dryruns, exports, labels, similarity
 from server.extensions import db
 from server.models import Grading, Invitation, Submission
-from server.review import access, blind_review, bp, decisions, render, stored
+from server.review import access, blind_review, bp, regrades, render, stored
 from server.review.lookups import STAFF, int_arg, submission_or_404
 from server.security import role_required
 
@@ -87,7 +87,7 @@ def report_json(submission_id: int):
 @role_required(*STAFF)
 def regrade(submission_id: int):
     submission = submission_or_404(submission_id)
-    decisions.regrade(db(), current_user, submission)
+    regrades.regrade(db(), current_user, submission)
     db().commit()
     flash(_("Queued for grading again."), "ok")
     return redirect(url_for("review.report", submission_id=submission.id))

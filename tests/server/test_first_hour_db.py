@@ -11,7 +11,7 @@ import pytest
 from server import assessments, candidates
 from server.mail import Mail, OutboxBackend
 from server.models import MailOutbox, ReviewAssignment, TheoryAnswer, utcnow
-from server.review import access, decisions
+from server.review import awaiting, decisions
 from tests.server.test_review import _submission, graded_report
 
 pytestmark = pytest.mark.databases
@@ -37,7 +37,7 @@ def test_awaiting_review_counts(db, make_user, make_assessment, make_invitation)
     db.commit()
     decisions.decide(db, reviewer, answered, "hold", "")
     db.commit()
-    rows = access.awaiting_review(db, reviewer)
+    rows = awaiting.awaiting_review(db, reviewer)
     assert [r.assessment.title for r in rows] == ["Mine"]
     assert (rows[0].handed_in, rows[0].awaiting, rows[0].theory_unconfirmed) == (2, 1, 1)
 
