@@ -26,6 +26,8 @@ from server.rendering import id_links
 from server.review import bp, marking, marking_view, render, stored
 from server.review import service as svc
 from server.security import role_required
+from server.summary.rows import build_rows
+from server.summary.table import candidates_table
 
 STAFF = ("recruiter", "reviewer")
 OUTCOME_LABELS = {
@@ -83,7 +85,7 @@ def candidates(assessment_id: int):
 
     if settle_timed_out(db(), assessment_id=assessment.id):
         db().commit()  # drafts whose time ran out count as handed in (by the clock)
-    table = svc.candidates_table(
+    table = candidates_table(
         db(),
         current_user,
         assessment,
@@ -217,7 +219,7 @@ def candidate(invitation_id: int):
     checks_total = concept_checks.score(invitation)
     from server.recruiter.routes import STATE_LABELS
 
-    row = svc.build_rows(session, invitation.assessment, [invitation.id], user=current_user)[0]
+    row = build_rows(session, invitation.assessment, [invitation.id], user=current_user)[0]
     return render_template(
         "review/candidate.html",
         checks={item.question_id: item for item in checks_total.per_question},
