@@ -71,5 +71,5 @@ def home():
     from server.review import service as svc
 
     rows = svc.awaiting_review(db(), current_user)
-    db().commit()  # summaries made on the way (summary.ensure)
+    db().commit()  # summaries made on the way (summary.store.ensure)
     return render_template("auth/home.html", rows=rows)

@@ -203,5 +203,5 @@ class CandidateSummary(Base):
     #: The state before the clock is read, and when it turns "expired" (review.service).
     stage: Mapped[str] = mapped_column(sa.String(16), default="sent")
     ends_at: Mapped[datetime | None]
-    #: Each challenge's cell (review.service.ChallengeCell) as a JSON list.
+    #: Each challenge's cell (summary.rows.ChallengeCell) as a JSON list.
     cells_json: Mapped[str] = mapped_column(sa.Text, default="[]")

@@ -33,18 +33,6 @@ from server.summary.store import refresh
 _DIRTY = "assay.summary.invitations"
 
 
-def install() -> None:
-    """Listen to every session's flushes, commits and rollbacks (once: a second call does
-    nothing)."""
-    for name, listener in (
-        ("after_flush", _note),
-        ("before_commit", _refresh_noted),
-        ("after_rollback", _forget),
-    ):
-        if not event.contains(Session, name, listener):
-            event.listen(Session, name, listener)
-
-
 _GONE = "assay.summary.gone"
 _ASSESSMENTS = "assay.summary.assessments"
 #: Assessment columns a candidate's state depends on (when their time ends).
@@ -150,3 +138,19 @@ def _forget(session: Session) -> None:
     session.info.pop(DIRTY_SUBMISSIONS, None)
     session.info.pop(_GONE, None)
     session.info.pop(_ASSESSMENTS, None)
+
+
+#: Every session's events the summaries follow, and their listeners.
+LISTENERS = (
+    ("after_flush", _note),
+    ("before_commit", _refresh_noted),
+    ("after_rollback", _forget),
+)
+
+
+def install() -> None:
+    """Listen to every session's flushes, commits and rollbacks (once: a second call does
+    nothing)."""
+    for name, listener in LISTENERS:
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)

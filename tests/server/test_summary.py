@@ -4,11 +4,18 @@ gradings, decisions and submissions as they happen."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
+from server import create_app
 from server import grading as g
 from server.models import (
     Assessment,
@@ -21,6 +28,7 @@ from server.models import (
     User,
     utcnow,
 )
+from server.summary import listeners
 from server.summary.page import OUTCOMES, SORTS
 from server.summary.rows import build_rows
 from server.summary.table import candidates_table
@@ -196,3 +204,48 @@ def test_a_regrade_makes_the_candidate_pending_again(db, crowd):
     submission.gradings.append(Grading(status="queued"))
     db.commit()
     assert _summary(db, first.id).outcome == "pending"
+
+
+def _installed(session: Session) -> list[int]:
+    """How many times each of the summaries' listeners is on ``session``'s events."""
+    return [list(getattr(session.dispatch, name)).count(fn) for name, fn in listeners.LISTENERS]
+
+
+def test_importing_the_models_installs_no_listener():
+    """The listeners are installed by who writes (the app, the worker, the CLI), not as a
+    side effect of importing the models."""
+    code = (
+        "import server.models\n"
+        "from sqlalchemy.orm import Session\n"
+        "print(sorted(f.__module__ for f in Session().dispatch.before_commit))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert "server.summary.listeners" not in done.stdout, done.stdout
+
+
+def test_the_app_and_the_cli_install_the_listeners_once(app_config):
+    from server.cli import sessions
+    from server.db import make_engine
+
+    def uninstall():
+        for name, fn in listeners.LISTENERS:
+            if event.contains(Session, name, fn):
+                event.remove(Session, name, fn)
+
+    try:
+        uninstall()
+        assert _installed(Session()) == [0, 0, 0]
+        create_app(app_config)
+        create_app(app_config)  # a second app (tests, gunicorn reloads) adds none twice
+        assert _installed(Session()) == [1, 1, 1]
+        uninstall()
+        engine = make_engine(app_config.DATABASE_URL)
+        with sessions(engine)() as session:
+            assert _installed(session) == [1, 1, 1]
+        engine.dispose()
+    finally:
+        listeners.install()
