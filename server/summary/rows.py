@@ -1,6 +1,6 @@
 """A candidate's row of the candidates table, built from what it is made of (submissions,
 gradings, theory answers and their markings, decisions): what a summary stores
-(``store.refresh``) and what a page shows (``page.candidates_table``)."""
+(``store.refresh``) and what the table shows (``table.candidates_table``)."""
 
 from __future__ import annotations
 
@@ -62,9 +62,9 @@ class CandidateRow:
     #: (reviewers' total over the scored answers or None, max); None: no answer submitted.
     theory: tuple[float | None, float] | None = None
     theory_confirmed: bool = False
-    #: What ``state`` is made of (``state_at``): the state before the clock is read
-    #: (revoked, graded, submitted, working, opened, sent), and when the link or the
-    #: candidate's time ends.
+    #: What ``state`` is made of (``stages.state_at``): the stage, the state before the
+    #: clock is read (``stages.stage_of``: revoked, graded, failed, submitted, working,
+    #: opened, sent), and when the link or the candidate's time ends.
     stage: str = "sent"
     ends_at: datetime | None = None
 
