@@ -165,15 +165,15 @@ def main() -> None:
     os.environ.pop("ASSAY_QUEUE_URL", None)
     os.environ.pop("ASSAY_DATABASE_URL", None)
 
-    from server.cli import migrate_instance
+    from server.cli import migrate_instance, sessions
     from server.config import Config
-    from server.db import make_engine, make_session_factory
+    from server.db import make_engine
     from server.grading import use_queue
     from server.queue import get_huey
 
     migrate_instance()
     config = Config()
-    factory = make_session_factory(make_engine(config.DATABASE_URL))
+    factory = sessions(make_engine(config.DATABASE_URL))
     use_queue(factory, get_huey(config.INSTANCE_PATH, config.QUEUE_URL))
     log = open(instance / "worker.log", "wb")  # noqa: SIM115 (lives as long as the worker)
     worker = subprocess.Popen(
@@ -248,7 +248,8 @@ def _all_events(factory) -> dict[int, list[tuple[str, dict, datetime]]]:
 
 def _burst(workers: int, n: int, args, root: Path) -> dict:
     """One configuration: fresh Redis and database, ``workers`` processes, N at once."""
-    from server.db import make_engine, make_session_factory
+    from server.cli import sessions
+    from server.db import make_engine
     from server.grading import use_queue
     from server.queue import make_huey
 
@@ -264,7 +265,7 @@ def _burst(workers: int, n: int, args, root: Path) -> dict:
         stack.callback(redis.terminate)
         engine = make_engine(database.url)
         stack.callback(engine.dispose)
-        factory = make_session_factory(engine)
+        factory = sessions(engine)
         use_queue(factory, make_huey(instance, url))
         env = {
             **os.environ,

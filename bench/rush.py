@@ -246,7 +246,8 @@ def run(database: str, order: str, arrivals: list[Arrival], args, root: Path) ->
 
     from server import fairqueue
     from server import grading as g
-    from server.db import make_engine, make_session_factory
+    from server.cli import sessions
+    from server.db import make_engine
     from server.models import Grading, ProgressEvent, utcnow
     from server.queue import make_huey
 
@@ -267,7 +268,7 @@ def run(database: str, order: str, arrivals: list[Arrival], args, root: Path) ->
             stack.callback(redis.terminate)
         engine = make_engine(db.url)
         stack.callback(engine.dispose)
-        factory = make_session_factory(engine)
+        factory = sessions(engine)
         g.use_queue(factory, make_huey(instance, url))
         env = {
             **os.environ,

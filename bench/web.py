@@ -58,7 +58,7 @@ TARGET_MS = 50.0
 HOST = "127.0.0.1"
 PASSWORD = "bench password 1"
 SLUGS = ("lenet5-mnist", "sentiment-bilstm")
-#: The candidates table's sorts and filters (server.review.service.SORTS and OUTCOMES).
+#: The candidates table's sorts and filters (server.summary.page.SORTS and OUTCOMES).
 SORTS = ("candidate", "state", "outcome", "metric", "attempts", "time", "decision")
 OUTCOMES = ("passed", "below_bar", "failed", "not_started", "pending")
 
@@ -452,13 +452,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         os.environ["ASSAY_INSTANCE"] = folder
         os.environ.setdefault("ASSAY_SECRET_KEY", "bench secret key, not for production use")
-        from server.cli import gunicorn_argv, migrate_instance
+        from server.cli import gunicorn_argv, migrate_instance, sessions
         from server.config import Config
-        from server.db import make_engine, make_session_factory
+        from server.db import make_engine
 
         migrate_instance()
         engine = make_engine(Config().DATABASE_URL)
-        factory = make_session_factory(engine)
+        factory = sessions(engine)  # the summaries follow the seeding, as in the app
         started = time.perf_counter()
         world = seed(factory, args.n)
         print(f"seeded {args.n} candidates in {time.perf_counter() - started:.1f} s")

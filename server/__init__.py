@@ -10,6 +10,7 @@ from flask_login import current_user
 from server.config import Config
 from server.db import make_engine, make_session_factory
 from server.extensions import babel, close_db, csrf, limiter, login_manager, select_locale
+from server.summary.listeners import install as install_summary_listeners
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -25,6 +26,7 @@ def create_app(config: Config | None = None) -> Flask:
 
         upgrade(app.config["DATABASE_URL"], Path(app.config["INSTANCE_PATH"]))
     engine = make_engine(app.config["DATABASE_URL"])
+    install_summary_listeners()  # the candidates' summaries follow every session's writes
     app.extensions["assay.engine"] = engine
     app.extensions["assay.sessions"] = make_session_factory(engine)
     app.teardown_appcontext(close_db)

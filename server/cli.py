@@ -101,6 +101,16 @@ def doctor(sandbox: str) -> None:
         raise SystemExit(1)
 
 
+def sessions(engine):
+    """A session factory for a command that writes without the web app: the candidates'
+    summaries' listeners installed first, as ``create_app`` and the worker install them."""
+    from server.db import make_session_factory
+    from server.summary import listeners
+
+    listeners.install()
+    return make_session_factory(engine)
+
+
 # -- admin -----------------------------------------------------------------------------------------
 
 
@@ -113,12 +123,12 @@ def create_user(*, email: str, name: str, role: str, password: str) -> tuple[int
     """Add a staff user to the instance's database: its id and stored email (or ``AccountError``)."""
     from server.accounts import create_user as add
     from server.config import Config
-    from server.db import make_engine, make_session_factory, session_scope
+    from server.db import make_engine, session_scope
 
     migrate_instance()
     engine = make_engine(Config().DATABASE_URL)
     try:
-        with session_scope(make_session_factory(engine)) as session:
+        with session_scope(sessions(engine)) as session:
             user = add(session, email, name, password, role)
             return user.id, user.email
     finally:
@@ -165,13 +175,13 @@ def admin_queue_share(assessment_id: int, share: float) -> None:
     """Weight ASSESSMENT_ID in the grading queue's round-robin (default 1; 2: twice the
     turns of a 1 while both wait). Applies to gradings queued from now on."""
     from server.config import Config
-    from server.db import make_engine, make_session_factory, session_scope
+    from server.db import make_engine, session_scope
     from server.fairqueue import set_share
 
     migrate_instance()
     engine = make_engine(Config().DATABASE_URL)
     try:
-        with session_scope(make_session_factory(engine)) as session:
+        with session_scope(sessions(engine)) as session:
             found = set_share(session, assessment_id, share)
             click.echo(f"assessment {found.id} ({found.title}): queue share {found.queue_share:g}")
     except (ValueError, LookupError) as exc:
@@ -218,14 +228,14 @@ def prepare_demo(*, grade: bool) -> DemoSetup:
     from server.accounts import create_user as add_user
     from server.assessments import AssessmentDraft, create_assessment
     from server.config import Config
-    from server.db import make_engine, make_session_factory, session_scope
+    from server.db import make_engine, session_scope
     from server.grading import use_queue
     from server.queue import get_huey
 
     migrate_instance()
     config = Config()
     engine = make_engine(config.DATABASE_URL)
-    factory = make_session_factory(engine)
+    factory = sessions(engine)
     use_queue(factory, get_huey(config.INSTANCE_PATH, config.QUEUE_URL))
     from server import dryruns
     from server.queue import get_dry_run_huey

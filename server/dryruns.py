@@ -31,7 +31,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from graders.contract import STEPS, Outcome, is_candidate_code
-from server import summary
 from server.db import after_commit
 from server.grading import enqueue_submission, worker_id
 from server.models.base import utcnow
@@ -39,6 +38,7 @@ from server.models.dryruns import DRY_FAILED, DRY_PASSED, DRY_QUEUED, DRY_RUNNIN
 from server.models.grading import Submission
 from server.models.invitations import Invitation
 from server.splits import secret_for
+from server.summary.changes import touch_submission
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +275,7 @@ def _after(session: Session, dry_run_id: int, submission_id: int, code: str) -> 
     submission = session.get(Submission, submission_id)
     if is_verdict(code):
         submission.counts_as_attempt = False
-        summary.touch_submission(session, submission_id)
+        touch_submission(session, submission_id)
         session.commit()
         return "failed"
     row = session.get(DryRun, dry_run_id)

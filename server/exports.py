@@ -17,8 +17,10 @@ from graders.challenges import get_challenge
 from graders.report import scrub_paths
 from server import concept_checks
 from server.models import Assessment, Grading, Invitation, Submission, User
-from server.review import blind_review, decisions, marking, theory_scores
-from server.review import service as svc
+from server.review import blind_review, marking, theory_scores
+from server.summary.numbers import candidate_numbers
+from server.summary.rows import latest_decisions
+from server.summary.table import candidates_table
 
 
 def _metric_names(slug: str) -> list[str]:
@@ -51,7 +53,7 @@ def candidates_csv(session: Session, user: User, assessment: Assessment) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
-    table = svc.candidates_table(session, user, assessment, per_page=10**9)
+    table = candidates_table(session, user, assessment, per_page=10**9)
     checks = concept_checks.totals(session, questions, [row.invitation_id for row in table.rows])
     invitations = {
         i.id: i for i in session.query(Invitation).filter_by(assessment_id=assessment.id)
@@ -139,11 +141,11 @@ def submission_record(submission: Submission, grading: Grading | None, who) -> d
 
 def full_reports(session: Session, user: User, assessment: Assessment) -> dict[str, Any]:
     """Every candidate of ``assessment`` with every submission's latest report."""
-    numbers = svc.candidate_numbers(session, assessment.id)
+    numbers = candidate_numbers(session, assessment.id)
     people = []
     for invitation in session.query(Invitation).filter_by(assessment_id=assessment.id):
         who = blind_review.identity(session, user, invitation, numbers[invitation.id])
-        decision = decisions.latest_decisions(session, [invitation.id]).get(invitation.id)
+        decision = latest_decisions(session, [invitation.id]).get(invitation.id)
         scores, markings = theory_scores.answer_scores(session, invitation)
         double = bool(assessment.double_review)
         people.append(

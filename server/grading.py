@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session
 from graders.catalogue import error_info
 from graders.report import ErrorInfo, Report
 from graders.verdicts import of_report
-from server import fairqueue, summary
+from server import fairqueue
 from server.db import after_commit
 from server.models.base import utcnow
 from server.models.grading import (
@@ -64,6 +64,7 @@ from server.models.grading import (
 from server.models.invitations import Invitation
 from server.queue import QueueSettings, enqueue_grading, get_huey
 from server.splits import secret_for
+from server.summary.changes import touch_submission
 
 log = logging.getLogger(__name__)
 
@@ -413,7 +414,7 @@ def _store(
             (now - claim.started_at).total_seconds(),
             now,
         )
-    summary.touch_submission(session, claim.submission_id)  # outcome, headline, attempts
+    touch_submission(session, claim.submission_id)  # outcome, headline, attempts
     session.commit()
     return status
 
@@ -541,7 +542,7 @@ def _give_up_expired(session: Session, where, grading_id: int, note: str, now) -
         .execution_options(synchronize_session=False)
     )
     _append_event(session, grading_id, {"event": "status", "status": FAILED}, now)
-    summary.touch_submission(session, grading.submission_id)
+    touch_submission(session, grading.submission_id)
     session.commit()
     return True
 

@@ -20,7 +20,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import Session
 
 from server.models import Assessment, Invitation, utcnow
-from server.models.grading import FAILED, GRADED
+from server.stages import stage_of, state_at
 
 STATES = ("sent", "opened", "working", "submitted", "graded", "failed", "expired", "revoked")
 MAX_CSV_ROWS = 2000
@@ -315,23 +315,18 @@ def accepting(invitation: Invitation, now: datetime, grace_seconds: int = 0) -> 
 
 
 def state(invitation: Invitation, now: datetime | None = None) -> str:
-    """One of ``STATES``, derived from the rows (never stored, so it cannot go stale)."""
+    """One of ``STATES``, derived from the rows (never stored, so it cannot go stale): the
+    stage (``stages.stage_of``) read at ``now``, against the link's expiry before the clock
+    starts and the end of the candidate's time after."""
     now = now or utcnow()
-    if invitation.revoked_at is not None:
-        return "revoked"
-    if invitation.submissions:
-        latest = [s.latest for s in invitation.submissions if s.latest is not None]
-        done = latest and all(g.status in (GRADED, FAILED) for g in latest)
-        if not done:
-            return "submitted"
-        # A run that failed is never reported as a success.
-        return "failed" if any(g.status == FAILED for g in latest) else "graded"
-    if any(a.submitted_at for a in invitation.answers):
-        return "submitted"
-    if link_expired(invitation, now) or (invitation.opened_at and not accepting(invitation, now)):
-        return "expired"
-    if invitation.opened_at is not None:
-        return "working"
-    if invitation.viewed_at is not None:
-        return "opened"
-    return "sent"
+    submissions = invitation.submissions
+    stage = stage_of(
+        revoked=invitation.revoked_at is not None,
+        gradings=[s.latest.status if s.latest is not None else None for s in submissions],
+        # Answers only count without submissions: not loaded when they cannot matter.
+        answered=not submissions and any(a.submitted_at for a in invitation.answers),
+        opened=invitation.opened_at is not None,
+        viewed=invitation.viewed_at is not None,
+    )
+    ends = invitation.expires_at if invitation.opened_at is None else time_ends_at(invitation)
+    return state_at(stage, ends, now)

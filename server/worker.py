@@ -429,6 +429,7 @@ def main(*, threads: int | None = None, sandbox: str | None = None) -> None:
     from server.db import make_engine, make_session_factory
     from server.migrate import upgrade
     from server.queue import get_huey
+    from server.summary import listeners
 
     configure_logging()  # text, or JSON lines with the grading's ids (ASSAY_LOG_FORMAT=json)
     config = Config()
@@ -437,6 +438,7 @@ def main(*, threads: int | None = None, sandbox: str | None = None) -> None:
         settings, threads=threads or settings.threads, sandbox=sandbox or settings.sandbox
     )
     upgrade(config.DATABASE_URL, Path(config.INSTANCE_PATH))
+    listeners.install()  # the candidates' summaries follow the gradings
     factory = make_session_factory(make_engine(config.DATABASE_URL))
     huey = get_huey(config.INSTANCE_PATH, config.QUEUE_URL)
     grading.use_queue(factory, huey)

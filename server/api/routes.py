@@ -14,7 +14,7 @@ from server.extensions import csrf, db
 from server.models import Invitation, Submission
 from server.models.api import READ, WRITE
 from server.review import access, blind_review
-from server.review import service as svc
+from server.summary.table import candidates_table
 
 csrf.exempt(bp)
 
@@ -177,7 +177,7 @@ def list_assessments():
 def list_candidates(assessment_id: int):
     assessment = _assessment(assessment_id)
     per_page = min(max(request.args.get("per_page", 100, type=int), 1), 500)
-    table = svc.candidates_table(
+    table = candidates_table(
         db(),
         _user(),
         assessment,

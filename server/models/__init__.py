@@ -69,6 +69,3 @@ __all__ = [
     "WebhookDelivery",
     "utcnow",
 ]
-
-# The summaries' session listeners, wherever models are used (web, worker, CLI, tests).
-import server.summary  # noqa: E402, F401

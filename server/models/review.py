@@ -200,8 +200,8 @@ class CandidateSummary(Base):
     theory_total: Mapped[float | None]
     theory_max: Mapped[float | None]
     theory_confirmed: Mapped[bool] = mapped_column(default=False)
-    #: The state before the clock is read, and when it turns "expired" (review.service).
+    #: The state before the clock is read, and when it turns "expired" (server.stages).
     stage: Mapped[str] = mapped_column(sa.String(16), default="sent")
     ends_at: Mapped[datetime | None]
-    #: Each challenge's cell (review.service.ChallengeCell) as a JSON list.
+    #: Each challenge's cell (summary.rows.ChallengeCell) as a JSON list.
     cells_json: Mapped[str] = mapped_column(sa.Text, default="[]")

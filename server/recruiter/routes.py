@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from graders.challenges import all_challenges
 from graders.theory import load_bank
-from server import assessments, fairqueue, invitations, summary
+from server import assessments, fairqueue, invitations
 from server.extensions import db
 from server.forms import flash_errors
 from server.labels import challenge_title, lang, metric_label
@@ -30,6 +30,8 @@ from server.recruiter.forms import (
 )
 from server.rendering import format_number, id_links
 from server.security import role_required
+from server.stages import state_at
+from server.summary import store
 
 MANAGE = ("recruiter",)
 #: Invitations per page of an assessment's page.
@@ -281,7 +283,7 @@ def _assessment_page(found, invite_form: InviteForm | None = None, duplicate=Non
         id_links("recruiter.invitation_action", "invitation_id", action=action)
         for action in ("resend", "revoke", "extend", "extra-time")
     ]
-    rows = [_row(inv, summary.state_at(inv.stage, inv.ends_at, now), links) for inv in shown]
+    rows = [_row(inv, state_at(inv.stage, inv.ends_at, now), links) for inv in shown]
     return render_template(
         "recruiter/assessment.html",
         assessment=found,
@@ -356,7 +358,7 @@ def _invitations_page(assessment, page: int) -> tuple[list, int, int, int]:
     state is derived from (``server.summary``): (rows, page, pages, total). A page is one
     count and one limited query, with no submission or report loaded."""
     session = db()
-    summary.ensure(session, assessment)
+    store.ensure(session, assessment)
     total = session.scalar(
         sa.select(sa.func.count(Invitation.id)).where(Invitation.assessment_id == assessment.id)
     )

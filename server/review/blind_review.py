@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from server import audit
 from server.models import REVIEWER, Assessment, Invitation, Reveal, User
+from server.summary.numbers import candidate_numbers
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,6 @@ def blinds(user: User, assessment: Assessment) -> bool:
 def identity(
     session: Session, user: User, invitation: Invitation, number: int | None = None
 ) -> Identity:
-    from server.review.service import candidate_numbers  # the table imports this module
-
     if number is None:
         number = candidate_numbers(session, invitation.assessment_id, [invitation.id]).get(
             invitation.id, 0
@@ -63,8 +62,6 @@ def identities(
     """``identity`` of several candidates of one assessment, in three queries."""
     if not invitation_ids:
         return []
-    from server.review.service import candidate_numbers  # the table imports this module
-
     numbers = candidate_numbers(session, assessment.id, invitation_ids)
     shown = revealed_ids(session, user, invitation_ids) if blinds(user, assessment) else None
     loaded = {

@@ -1,5 +1,5 @@
 """The hiring team's decisions on candidates (each recorded in the audit log and sent to the
-owner's webhooks), their history, and the latest one per candidate."""
+owner's webhooks) and their history (the latest per candidate: ``server.summary.rows``)."""
 
 from __future__ import annotations
 
@@ -51,13 +51,3 @@ def decision_history(session: Session, invitation_id: int) -> list[Decision]:
             .order_by(Decision.id.desc())
         )
     )
-
-
-def latest_decisions(session: Session, invitation_ids) -> dict[int, Decision]:
-    newest = (
-        sa.select(sa.func.max(Decision.id))
-        .where(Decision.invitation_id.in_(list(invitation_ids)))
-        .group_by(Decision.invitation_id)
-    )
-    rows = session.scalars(sa.select(Decision).where(Decision.id.in_(newest)))
-    return {d.invitation_id: d for d in rows}

@@ -18,9 +18,10 @@ from server.extensions import db
 from server.models import DECISIONS, User
 from server.rendering import id_links
 from server.review import access, blind_review, bp, decisions, marking, marking_view, theory_scores
-from server.review import service as svc
 from server.review.lookups import STAFF, assessment_or_404, int_arg, invitation_or_404
 from server.security import role_required
+from server.summary.rows import build_rows
+from server.summary.table import candidates_table
 
 OUTCOME_LABELS = {
     "passed": _l("passed"),
@@ -49,7 +50,7 @@ def candidates(assessment_id: int):
 
     if settle_timed_out(db(), assessment_id=assessment.id):
         db().commit()  # drafts whose time ran out count as handed in (by the clock)
-    table = svc.candidates_table(
+    table = candidates_table(
         db(),
         current_user,
         assessment,
@@ -183,7 +184,7 @@ def candidate(invitation_id: int):
     checks_total = concept_checks.score(invitation)
     from server.recruiter.routes import STATE_LABELS
 
-    row = svc.build_rows(session, invitation.assessment, [invitation.id], user=current_user)[0]
+    row = build_rows(session, invitation.assessment, [invitation.id], user=current_user)[0]
     return render_template(
         "review/candidate.html",
         checks={item.question_id: item for item in checks_total.per_question},

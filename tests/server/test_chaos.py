@@ -32,6 +32,7 @@ from server import grading as g
 from server.db import make_engine, make_session_factory
 from server.models import Grading, Submission
 from server.queue import make_huey
+from server.summary import listeners
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBMISSIONS = int(os.environ.get("ASSAY_CHAOS_SUBMISSIONS") or 24)
@@ -152,6 +153,7 @@ def test_chaos_on_redis_and_postgresql_loses_nothing(
         "a": _spawn(["worker"], env, logs["a"]),
         "b": _spawn(["worker"], env, logs["b"]),
     }
+    listeners.install()  # uploads here write as the web app does
     engine = make_engine(database_url)
     factory = make_session_factory(engine)
     huey = make_huey(instance, redis_url)

@@ -29,6 +29,7 @@ from server.models import (
     utcnow,
 )
 from server.queue import make_huey, pending_ids
+from server.summary import listeners
 
 LEASE = 30.0
 _n = itertools.count(1)
@@ -43,6 +44,7 @@ def huey(tmp_path):
 
 @pytest.fixture
 def sessions(database_url, huey):
+    listeners.install()  # as the web app and the worker do: no app here
     engine = make_engine(database_url)
     factory = make_session_factory(engine)
     g.use_queue(factory, huey)

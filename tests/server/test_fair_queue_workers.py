@@ -39,6 +39,7 @@ from server.models import (
     utcnow,
 )
 from server.queue import make_huey
+from server.summary import listeners
 
 ROOT = Path(__file__).resolve().parents[2]
 SLEEPS = b"import time\ntime.sleep(6)\nraise SystemExit(3)\n"
@@ -179,6 +180,7 @@ def test_a_worker_killed_mid_grading_loses_nothing_and_keeps_the_order(
     }
     env.pop("ASSAY_QUEUE_ORDER", None)
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    listeners.install()  # uploads here write as the web app does
     engine = make_engine(database_url)
     factory = make_session_factory(engine)
     huey = make_huey(instance, queue_url)

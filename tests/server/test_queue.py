@@ -18,6 +18,7 @@ from server import grading as g
 from server.db import make_engine, make_session_factory
 from server.models import Grading, ProgressEvent, Submission, utcnow
 from server.queue import make_huey, pending_ids
+from server.summary import listeners
 
 LEASE = 30.0
 
@@ -36,6 +37,7 @@ def db_url(database_url):
 
 @pytest.fixture
 def sessions(db_url, huey):
+    listeners.install()  # as the web app and the worker do: no app here
     engine = make_engine(db_url)
     factory = make_session_factory(engine)
     g.use_queue(factory, huey)

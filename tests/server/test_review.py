@@ -368,7 +368,7 @@ def test_table_filters_sorts_and_paginates_on_the_server(client, world, login):
 
 def test_table_pages(db, world, make_user):
     from server.models import Assessment
-    from server.review.service import candidates_table
+    from server.summary.table import candidates_table
 
     owner = world["people"]["owner"]
     assessment = db.get(Assessment, world["assessment"])

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from server import grading as g
-from server import invitations, retention, summary
+from server import invitations, retention
 from server.models import (
     CandidateSummary,
     Grading,
@@ -27,8 +27,10 @@ from server.models import (
     TheoryAnswer,
     utcnow,
 )
-from server.review import service as svc
 from server.review import stored, theory_scores
+from server.stages import state_at
+from server.summary.numbers import window_numbers
+from server.summary.table import candidates_table
 from tests.server.test_review import GOOD_ANSWER, _submission, build_world, graded_report
 
 pytestmark = pytest.mark.databases
@@ -181,7 +183,7 @@ def test_deleting_a_candidate_deletes_their_stored_parts_and_renumbers_the_rest(
     assert _renders(db, world["bob_sub"], grading_id) == (None, None)
     assert _summary(db, world["bob"]) is None
     assert _summary(db, later.id).number == before - 1
-    counted = svc._window_numbers(db, assessment_id, None)
+    counted = window_numbers(db, assessment_id, None)
     stored_rows = db.execute(
         sa.select(
             CandidateSummary.invitation_id, CandidateSummary.number, CandidateSummary.label_key
@@ -204,7 +206,7 @@ def test_a_purge_of_many_candidates_numbers_the_rest_as_the_window_does(
             CandidateSummary.invitation_id, CandidateSummary.number, CandidateSummary.label_key
         ).where(CandidateSummary.assessment_id == assessment.id)
     ).all()
-    assert {r.invitation_id: r.number for r in rows} == svc._window_numbers(db, assessment.id, None)
+    assert {r.invitation_id: r.number for r in rows} == window_numbers(db, assessment.id, None)
     assert sorted(r.number for r in rows) == [1, 2, 3, 4, 5]
     assert all(r.label_key == f"candidate {r.number}" for r in rows)
 
@@ -236,7 +238,7 @@ def test_theory_total_follows_reviewers_marks_only(client, db, world, login):
     row = _summary(db, alice.id)
     assert ((row.theory_total, row.theory_max), True) == theory_scores.theory_total(db, alice)
     assert (row.theory_total, row.theory_confirmed) == (15.0, True)
-    table = svc.candidates_table(db, world["people"]["owner"], alice.assessment, per_page=100)
+    table = candidates_table(db, world["people"]["owner"], alice.assessment, per_page=100)
     shown = next(r for r in table.rows if r.invitation_id == alice.id)
     assert shown.theory == (15.0, 20.0) and shown.theory_confirmed
 
@@ -300,10 +302,10 @@ def test_states_from_the_summary_are_the_invitations_own_at_any_time(db, states)
     now = utcnow()
     for later in (timedelta(0), timedelta(minutes=45), timedelta(hours=3), timedelta(days=30)):
         at = now + later
-        table = svc.candidates_table(db, owner, assessment, per_page=100, now=at)
+        table = candidates_table(db, owner, assessment, per_page=100, now=at)
         got = {r.invitation_id: r.state for r in table.rows}
         assert got == {i: invitations.state(loaded[i], at) for i in got}, later
-    first = {r.who.name: r.state for r in svc.candidates_table(db, owner, assessment, now=now).rows}
+    first = {r.who.name: r.state for r in candidates_table(db, owner, assessment, now=now).rows}
     assert first["time up"] == "expired" and first["slow"] == "working"
     assert first["link gone"] == "expired" and first["viewed"] == "opened"
 
@@ -320,7 +322,7 @@ def test_sorting_by_state_happens_in_the_query_in_the_rows_order(db, states, des
     )
     got = []
     for page in (1, 2, 3, 4):
-        table = svc.candidates_table(
+        table = candidates_table(
             db,
             owner,
             assessment,
@@ -349,4 +351,4 @@ def test_a_deadline_changed_refreshes_the_assessments_summaries(db, states):
     assessment.deadline = utcnow() - timedelta(minutes=1)
     db.commit()
     row = _summary(db, made["working"].id)
-    assert summary.state_at(row.stage, row.ends_at, utcnow()) == "expired"
+    assert state_at(row.stage, row.ends_at, utcnow()) == "expired"

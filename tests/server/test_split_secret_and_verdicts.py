@@ -19,7 +19,6 @@ import sqlalchemy as sa
 
 from graders.report import Report
 from server import grading as g
-from server import summary
 from server.models import (
     Assessment,
     CandidateSummary,
@@ -29,6 +28,7 @@ from server.models import (
     Submission,
 )
 from server.queue import QueueSettings, get_huey
+from server.summary import store
 from server.webhooks import graded_payload
 from server.worker import Worker, grade_options
 from tests.server.test_review import graded_report
@@ -284,5 +284,5 @@ def test_the_migration_gives_older_assessments_a_secret_and_keeps_flagged_passes
         secret = session.get(SplitSecret, assessment.id).secret
         assert len(secret) == 32
         assert session.get(CandidateSummary, invitation.id) is None  # made again when read
-        summary.ensure(session, session.get(Assessment, assessment.id))
+        store.ensure(session, session.get(Assessment, assessment.id))
         assert session.get(CandidateSummary, invitation.id).outcome == "passed_flagged"

@@ -4,11 +4,18 @@ gradings, decisions and submissions as they happen."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
+from server import create_app
 from server import grading as g
 from server.models import (
     Assessment,
@@ -21,7 +28,10 @@ from server.models import (
     User,
     utcnow,
 )
-from server.review import service as svc
+from server.summary import listeners
+from server.summary.page import OUTCOMES, SORTS
+from server.summary.rows import build_rows
+from server.summary.table import candidates_table
 from tests.server.test_review import _submission, graded_report
 
 pytestmark = pytest.mark.databases
@@ -64,24 +74,46 @@ def crowd(db, make_user, make_assessment, make_invitation):
     return {"assessment": assessment, "owner": owner, "reviewer": reviewer, "inv": invitations}
 
 
+def _expected_key(sort: str):
+    """The table's order as a reader expects it, written here apart from the one query that
+    makes it (``server.summary.page.page``): names as shown, compared by code point; the
+    state at the time of the request; outcomes in the filters' order; a missing value never
+    "the best" (last ascending); no decision last. Ties keep the invitations' order (a
+    stable sort, also reversed)."""
+
+    def missing_last(value):
+        return (value is None, value if value is not None else 0)
+
+    return {
+        "candidate": lambda r: (r.who.label.lower(), r.invitation_id),
+        "state": lambda r: r.state,
+        "outcome": lambda r: OUTCOMES.index(r.outcome),
+        "metric": lambda r: missing_last(r.headline),
+        "theory": lambda r: missing_last(r.theory[0] if r.theory else None),
+        "attempts": lambda r: r.attempts,
+        "time": lambda r: missing_last(r.minutes_used),
+        "decision": lambda r: r.decision or "~",
+    }[sort]
+
+
 def _python_order(db, user, assessment, sort, descending, outcome):
-    rows = svc.build_rows(db, assessment, None, user=user)
+    rows = build_rows(db, assessment, None, user=user)
     if outcome:
         rows = [r for r in rows if r.outcome == outcome]
-    rows.sort(key=svc._sort_key(sort), reverse=descending)
+    rows.sort(key=_expected_key(sort), reverse=descending)
     return [r.invitation_id for r in rows]
 
 
 @pytest.mark.parametrize("who", ["owner", "reviewer"])
-@pytest.mark.parametrize("sort", svc.SORTS)
+@pytest.mark.parametrize("sort", SORTS)
 def test_sql_order_and_filters_match_the_rows_built_in_python(db, crowd, who, sort):
     user, assessment = crowd[who], crowd["assessment"]
     for descending in (False, True):
-        for outcome in (None, *svc.OUTCOMES):
+        for outcome in (None, *OUTCOMES):
             expected = _python_order(db, user, assessment, sort, descending, outcome)
             got = []
             for page in (1, 2, 3, 4):
-                table = svc.candidates_table(
+                table = candidates_table(
                     db,
                     user,
                     assessment,
@@ -104,7 +136,7 @@ def test_a_blind_reviewer_who_revealed_no_one_gets_the_labels_order(db, crowd, m
     db.commit()
     for descending in (False, True):
         expected = _python_order(db, fresh, assessment, "candidate", descending, None)
-        table = svc.candidates_table(
+        table = candidates_table(
             db, fresh, assessment, sort="candidate", descending=descending, per_page=100
         )
         assert [r.invitation_id for r in table.rows] == expected
@@ -113,9 +145,9 @@ def test_a_blind_reviewer_who_revealed_no_one_gets_the_labels_order(db, crowd, m
 
 def test_counts_and_rows_match_the_python_rows(db, crowd):
     user, assessment = crowd["reviewer"], crowd["assessment"]
-    table = svc.candidates_table(db, user, assessment, per_page=100)
-    built = {r.invitation_id: r for r in svc.build_rows(db, assessment, None, user=user)}
-    assert table.counts == {o: sum(r.outcome == o for r in built.values()) for o in svc.OUTCOMES}
+    table = candidates_table(db, user, assessment, per_page=100)
+    built = {r.invitation_id: r for r in build_rows(db, assessment, None, user=user)}
+    assert table.counts == {o: sum(r.outcome == o for r in built.values()) for o in OUTCOMES}
     for row in table.rows:
         assert (row.who.label, row.outcome, row.attempts, row.decision) == (
             built[row.invitation_id].who.label,
@@ -152,7 +184,7 @@ def test_summaries_follow_submissions_gradings_and_decisions(app, db, crowd, mak
     db.commit()
     assert _summary(db, invitation.id).decision == "hold"
     reviewer: User = crowd["reviewer"]
-    below = svc.candidates_table(db, reviewer, assessment, outcome="below_bar", per_page=100)
+    below = candidates_table(db, reviewer, assessment, outcome="below_bar", per_page=100)
     assert invitation.id in [r.invitation_id for r in below.rows]
 
 
@@ -160,7 +192,7 @@ def test_an_assessment_without_summaries_gets_them_on_its_first_view(db, crowd):
     assessment = crowd["assessment"]
     db.execute(sa.delete(CandidateSummary))
     db.commit()
-    table = svc.candidates_table(db, crowd["owner"], assessment, per_page=100)
+    table = candidates_table(db, crowd["owner"], assessment, per_page=100)
     assert table.total == len(crowd["inv"])
     count = sa.select(sa.func.count()).select_from(CandidateSummary)
     assert db.scalar(count) == len(crowd["inv"])
@@ -172,3 +204,48 @@ def test_a_regrade_makes_the_candidate_pending_again(db, crowd):
     submission.gradings.append(Grading(status="queued"))
     db.commit()
     assert _summary(db, first.id).outcome == "pending"
+
+
+def _installed(session: Session) -> list[int]:
+    """How many times each of the summaries' listeners is on ``session``'s events."""
+    return [list(getattr(session.dispatch, name)).count(fn) for name, fn in listeners.LISTENERS]
+
+
+def test_importing_the_models_installs_no_listener():
+    """The listeners are installed by who writes (the app, the worker, the CLI), not as a
+    side effect of importing the models."""
+    code = (
+        "import server.models\n"
+        "from sqlalchemy.orm import Session\n"
+        "print(sorted(f.__module__ for f in Session().dispatch.before_commit))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert "server.summary.listeners" not in done.stdout, done.stdout
+
+
+def test_the_app_and_the_cli_install_the_listeners_once(app_config):
+    from server.cli import sessions
+    from server.db import make_engine
+
+    def uninstall():
+        for name, fn in listeners.LISTENERS:
+            if event.contains(Session, name, fn):
+                event.remove(Session, name, fn)
+
+    try:
+        uninstall()
+        assert _installed(Session()) == [0, 0, 0]
+        create_app(app_config)
+        create_app(app_config)  # a second app (tests, gunicorn reloads) adds none twice
+        assert _installed(Session()) == [1, 1, 1]
+        uninstall()
+        engine = make_engine(app_config.DATABASE_URL)
+        with sessions(engine)() as session:
+            assert _installed(session) == [1, 1, 1]
+        engine.dispose()
+    finally:
+        listeners.install()

@@ -24,7 +24,7 @@ from server.models import (
     utcnow,
 )
 from server.review import marking, theory_scores
-from server.review import service as svc
+from server.summary.page import SORTS
 from tests.server.test_review import ALICE, GOOD_ANSWER, build_world
 
 QID = "class-imbalance"
@@ -439,7 +439,7 @@ def test_no_page_export_api_answer_or_webhook_shows_an_automatic_theory_score(
         ]
         pages += [
             f"/review/assessments/{world['assessment']}?sort={key}&dir={d}"
-            for key in svc.SORTS
+            for key in SORTS
             for d in ("asc", "desc")
         ]
         for url in pages:

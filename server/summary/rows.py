@@ -1,14 +1,14 @@
-"""The candidates table, as plain functions (no Flask): one row per candidate, filtered,
-sorted and cut to one page from the candidates' stored summaries (``server.summary``), and
-the rows those summaries store (``build_rows``). Names are shown as ``review.blind_review`` says.
-"""
+"""A candidate's row of the candidates table, built from what it is made of (submissions,
+gradings, theory answers and their markings, decisions): what a summary stores
+(``store.refresh``) and what the table shows (``table.candidates_table``)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -17,80 +17,18 @@ from graders.verdicts import Outcome, outcome
 from server import invitations
 from server.models import (
     Assessment,
+    Decision,
     Grading,
     Invitation,
     Submission,
     TheoryAnswer,
     User,
 )
-from server.review import marking
-from server.review.blind_review import Identity, blinds, revealed_ids
-from server.review.decisions import latest_decisions
-from server.review.theory_scores import reading, total_of_answers
-from server.summary import state_at
+from server.stages import stage_of, state_at
+from server.summary.numbers import candidate_numbers
 
-#: Candidates table filters (``outcome`` of a row).
-OUTCOMES = ("passed", "passed_flagged", "below_bar", "failed", "not_started", "pending")
-#: Candidates table filters on the reviewers' theory scores: an answer not yet scored, or
-#: every submitted answer scored (never on the machine's reading).
-THEORY_FILTERS = ("to_review", "scored")
-SORTS = ("candidate", "state", "outcome", "metric", "theory", "attempts", "time", "decision")
-PER_PAGE = 25
-
-
-def candidate_numbers(session: Session, assessment_id: int, only=None) -> dict[int, int]:
-    """Invitation id -> its stable number in the assessment (1 for the first invited), of
-    every invitation or of those in ``only``: read from their summaries (``server.summary``
-    keeps the numbers as invitations come and go), numbered by the database in one pass for
-    those without one."""
-    if only is None:
-        return _window_numbers(session, assessment_id, None)
-    only = list(only)
-    if not only:
-        return {}
-    from server.models import CandidateSummary
-
-    found = dict(
-        session.execute(
-            sa.select(CandidateSummary.invitation_id, CandidateSummary.number).where(
-                CandidateSummary.invitation_id.in_(only), CandidateSummary.number.is_not(None)
-            )
-        ).all()
-    )
-    missing = [i for i in only if i not in found]
-    if missing:
-        found.update(_window_numbers(session, assessment_id, missing))
-    return found
-
-
-def _window_numbers(session: Session, assessment_id: int, only) -> dict[int, int]:
-    """``candidate_numbers`` counted from the invitations themselves."""
-    if only is None:
-        ids = session.scalars(
-            sa.select(Invitation.id)
-            .where(Invitation.assessment_id == assessment_id)
-            .order_by(Invitation.id)
-        )
-        return {invitation_id: n for n, invitation_id in enumerate(ids, start=1)}
-    only = list(only)
-    if not only:
-        return {}
-    numbered = (
-        sa.select(
-            Invitation.id.label("id"),
-            sa.func.row_number().over(order_by=Invitation.id).label("number"),
-        )
-        .where(Invitation.assessment_id == assessment_id)
-        .subquery()
-    )
-    return dict(
-        session.execute(
-            sa.select(numbered.c.id, numbered.c.number).where(numbered.c.id.in_(only))
-        ).all()
-    )
-
-
-# -- the candidates table ----------------------------------------------------------------------
+if TYPE_CHECKING:
+    from server.review.blind_review import Identity
 
 
 @dataclass
@@ -124,9 +62,9 @@ class CandidateRow:
     #: (reviewers' total over the scored answers or None, max); None: no answer submitted.
     theory: tuple[float | None, float] | None = None
     theory_confirmed: bool = False
-    #: What ``state`` is made of (``state_at``): the state before the clock is read
-    #: (revoked, graded, submitted, working, opened, sent), and when the link or the
-    #: candidate's time ends.
+    #: What ``state`` is made of (``stages.state_at``): the stage, the state before the
+    #: clock is read (``stages.stage_of``: revoked, graded, failed, submitted, working,
+    #: opened, sent), and when the link or the candidate's time ends.
     stage: str = "sent"
     ends_at: datetime | None = None
 
@@ -134,21 +72,6 @@ class CandidateRow:
     def headline(self) -> float | None:
         values = [c.value for c in self.cells if c.value is not None]
         return min(values) if values else None
-
-
-@dataclass
-class Table:
-    rows: list[CandidateRow]
-    total: int
-    page: int
-    pages: int
-    sort: str
-    descending: bool
-    outcome: str | None
-    counts: dict[str, int] = field(default_factory=dict)
-    theory: str | None = None
-    #: Candidates by THEORY_FILTERS (within the outcome filter).
-    theory_counts: dict[str, int] = field(default_factory=dict)
 
 
 def _headline(report_json: str | None, slug: str) -> tuple[str, float | None, float | None]:
@@ -183,101 +106,14 @@ def _outcome(cells: list[ChallengeCell]) -> str:
     return "pending"
 
 
-def candidates_table(
-    session: Session,
-    user: User,
-    assessment: Assessment,
-    *,
-    sort: str = "candidate",
-    descending: bool = False,
-    outcome: str | None = None,
-    theory: str | None = None,
-    page: int = 1,
-    per_page: int = PER_PAGE,
-    now: datetime | None = None,
-) -> Table:
-    """One row per candidate, filtered, sorted and cut to one page on the server.
-
-    Everything the table shows, sorts, filters and counts by is in the candidates'
-    summaries (``server.summary``), kept up to date as their inputs change: a page is a
-    count and one limited query (two for a blind reviewer: the reveals), whatever the
-    number of candidates. The state is the one column that depends on the time of the
-    request; it is derived in the query from the stored stage and end (``state_at``).
-    """
-    from server import summary
-
-    sort = sort if sort in SORTS else "candidate"
-    outcome = outcome if outcome in OUTCOMES else None
-    theory = theory if theory in THEORY_FILTERS else None
-    now = now or invitations.utcnow()
-    counts = summary.counts(session, assessment.id)
-    if summary.ensure(session, assessment, summarised=sum(counts.values())):
-        counts = summary.counts(session, assessment.id)
-    theory_counts = summary.theory_counts(session, assessment.id, outcome)
-    if theory:
-        total = theory_counts.get(theory, 0)
-    else:
-        total = counts.get(outcome, 0) if outcome else sum(counts.values())
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    blind_for = user.id if blinds(user, assessment) else None
-    found = summary.page(
-        session,
-        assessment.id,
-        sort=sort,
-        descending=descending,
-        outcome=outcome,
-        theory=theory,
-        blind_for=blind_for,
-        now=now,
-        limit=per_page,
-        offset=(page - 1) * per_page,
+def latest_decisions(session: Session, invitation_ids) -> dict[int, Decision]:
+    newest = (
+        sa.select(sa.func.max(Decision.id))
+        .where(Decision.invitation_id.in_(list(invitation_ids)))
+        .group_by(Decision.invitation_id)
     )
-    revealed = (
-        revealed_ids(session, user, [r.invitation_id for r in found])
-        if blind_for is not None
-        else None
-    )
-    shown = [
-        _stored_row(r, revealed is not None and r.invitation_id not in revealed, now) for r in found
-    ]
-    return Table(
-        shown,
-        total,
-        page,
-        pages,
-        sort,
-        descending,
-        outcome,
-        {name: counts.get(name, 0) for name in OUTCOMES},
-        theory,
-        {name: theory_counts.get(name, 0) for name in THEORY_FILTERS},
-    )
-
-
-def _stored_row(r, blind: bool, now: datetime) -> CandidateRow:
-    """A table row from a summary row (``summary.page``)."""
-    who = Identity(
-        r.number,
-        f"Candidate {r.number}" if blind else r.candidate_name,
-        blind,
-        None if blind else r.candidate_name,
-        None if blind else r.candidate_email,
-    )
-    return CandidateRow(
-        invitation_id=r.invitation_id,
-        who=who,
-        state=state_at(r.stage, r.ends_at, now),
-        outcome=r.outcome,
-        cells=[ChallengeCell(**cell) for cell in json.loads(r.cells_json or "[]")],
-        attempts=r.attempts,
-        minutes_used=r.minutes_used,
-        decision=r.decision,
-        theory=(r.theory_total, r.theory_max) if r.theory_max is not None else None,
-        theory_confirmed=bool(r.theory_confirmed),
-        stage=r.stage,
-        ends_at=r.ends_at,
-    )
+    rows = session.scalars(sa.select(Decision).where(Decision.id.in_(newest)))
+    return {d.invitation_id: d for d in rows}
 
 
 def build_rows(
@@ -290,11 +126,16 @@ def build_rows(
 ) -> list[CandidateRow]:
     """The table's rows of invitations ``ids`` (every one of the assessment when None), in
     that order, from their submissions, gradings, answers, reviews and decisions: what a
-    candidate's summary stores (``server.summary.refresh``). Names as ``user`` sees them
+    candidate's summary stores (``store.refresh``). Names as ``user`` sees them
     (None: unblinded, for summaries); the state at ``now``. A few column queries, no ORM
     objects."""
     if ids is not None and not ids:
         return []
+    # Imported here: ``server.review`` imports its routes, which import this package.
+    from server.review import marking
+    from server.review.blind_review import Identity, blinds, revealed_ids
+    from server.review.theory_scores import reading, total_of_answers
+
     now = now or invitations.utcnow()
     mine_only = (
         (lambda column: column.in_(ids))
@@ -419,7 +260,14 @@ def build_rows(
             if person.opened_at and times
             else None
         )
-        stage = _stage(person, [gradings.get(x.id) for x in mine], person.id in answered)
+        latest = [gradings.get(x.id) for x in mine]
+        stage = stage_of(
+            revoked=person.revoked_at is not None,
+            gradings=[g.status if g is not None else None for g in latest],
+            answered=person.id in answered,
+            opened=person.opened_at is not None,
+            viewed=person.viewed_at is not None,
+        )
         theory, confirmed = total_of_answers(
             assessment,
             answers.get(person.id, {}),
@@ -449,28 +297,6 @@ def build_rows(
             )
         )
     return rows
-
-
-def _stage(person, latest_gradings: list, answered: bool) -> str:
-    """``invitations.state`` up to the clock, from column values: revoked; with
-    submissions, graded once every graded one's newest grading has finished (failed if
-    one of them failed to run: never shown as a success); submitted answers; then working
-    (opened), opened (viewed) or sent."""
-    if person.revoked_at is not None:
-        return "revoked"
-    if latest_gradings:
-        started = [g for g in latest_gradings if g is not None]
-        done = started and all(g.status in ("graded", "failed") for g in started)
-        if not done:
-            return "submitted"
-        return "failed" if any(g.status == "failed" for g in started) else "graded"
-    if answered:
-        return "submitted"
-    if person.opened_at is not None:
-        return "working"
-    if person.viewed_at is not None:
-        return "opened"
-    return "sent"
 
 
 def _ends_at(assessment: Assessment, person) -> datetime:
@@ -513,20 +339,3 @@ def _headlines(session: Session, gradings: list) -> dict:
                 _HEADLINES.clear()
             _HEADLINES[keys[gid]] = _headline(report_json, "")
     return {gid: _HEADLINES[key] for gid, key in keys.items() if key in _HEADLINES}
-
-
-def _sort_key(sort: str):
-    # None sorts last ascending: a missing value is never "the best".
-    def missing_last(value):
-        return (value is None, value if value is not None else 0)
-
-    return {
-        "candidate": lambda r: (r.who.label.lower(), r.invitation_id),
-        "state": lambda r: r.state,
-        "outcome": lambda r: OUTCOMES.index(r.outcome),
-        "metric": lambda r: missing_last(r.headline),
-        "theory": lambda r: missing_last(r.theory[0] if r.theory else None),
-        "attempts": lambda r: r.attempts,
-        "time": lambda r: missing_last(r.minutes_used),
-        "decision": lambda r: r.decision or "~",
-    }[sort]
