@@ -17,8 +17,9 @@ from typing import Any, NamedTuple
 from graders.verdicts import of_report
 
 #: An absolute path of two parts or more, not inside a URL or a relative path ("a/b"),
-#: nor a fraction ("3/4").
-_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])(/(?:[\w.+@~-]+/)+[\w.+@~-]*)")
+#: nor a fraction ("3/4"), nor one made short already ("…/work/solution.py": a report is
+#: scrubbed when stored and again when read, and the second pass changes nothing).
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~…-])(/(?:[\w.+@~-]+/)+[\w.+@~-]*)")
 _PACKAGE_MARKERS = ("site-packages/", "dist-packages/")
 #: Characters of a log kept for a page (the tail: the end is where the error is).
 LOG_TAIL = 4000
@@ -350,7 +351,8 @@ def _read_report(data: dict[str, Any]) -> Report:
         logs={k: v for k, v in _dict(data.get("logs")).items() if isinstance(v, str)},
         reproducibility=_dict(data.get("reproducibility")),
         runs=[r for r in _list(data.get("runs")) if isinstance(r, dict)],
-        flags=[f for f in _list(data.get("flags")) if isinstance(f, dict)],
+        # A flag is a dict with a kind (what verdicts.review_reasons reads).
+        flags=[f for f in _list(data.get("flags")) if isinstance(_dict(f).get("kind"), str)],
         shadow=_dict(data.get("shadow")),
         test_labels=_str(data.get("test_labels"), "public"),
         split=_dict(data.get("split")),
