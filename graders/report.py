@@ -79,7 +79,7 @@ class ThresholdCheck:
 
     metric: str
     label: str
-    bar: float
+    bar: float | None  # None only in a stored report that lacks it (``from_dict``)
     value: float | None
     met: bool
     margin: float | None
