@@ -51,7 +51,7 @@ from graders.phases import (
 from graders.progress import Progress
 from graders.readback import OutputRejected, read_predictions, regular_file
 from graders.splits import for_grading
-from graders.submissions import check_submission
+from graders.submissions import check_submission, strip_identity
 from graders.text import clean
 from sandbox.base import Sandbox
 from sandbox.errors import SandboxError, SandboxUnavailable
@@ -145,7 +145,7 @@ def _dry_run(
             sandbox = pick_sandbox(sandbox, image)
         except SandboxUnavailable as exc:
             return DryRun(slug, _platform(exc, ErrorCode.SANDBOX_UNAVAILABLE))
-    from graders.service import open_verified_dataset, strip_identity
+    from graders.service import open_verified_dataset
 
     dataset = for_grading(open_verified_dataset(challenge, tier), split_seed)
     suffix = PurePath(filename).suffix.lower()

@@ -12,14 +12,21 @@ import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from graders.verdicts import of_report
 
 #: An absolute path of two parts or more, not inside a URL or a relative path ("a/b"),
-#: nor a fraction ("3/4").
-_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])(/(?:[\w.+@~-]+/)+[\w.+@~-]*)")
+#: nor a fraction ("3/4"), nor one made short already ("…/work/solution.py": a report is
+#: scrubbed when stored and again when read, and the second pass changes nothing).
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~…-])(/(?:[\w.+@~-]+/)+[\w.+@~-]*)")
 _PACKAGE_MARKERS = ("site-packages/", "dist-packages/")
+#: Characters of a log kept for a page (the tail: the end is where the error is).
+LOG_TAIL = 4000
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: ``Report.status`` of a stored report that could not be read back (``UnreadableReport``).
+UNREADABLE = "unreadable"
 
 
 def _roots() -> list[str]:
@@ -72,7 +79,7 @@ class ThresholdCheck:
 
     metric: str
     label: str
-    bar: float
+    bar: float | None  # None only in a stored report that lacks it (``from_dict``)
     value: float | None
     met: bool
     margin: float | None
@@ -162,22 +169,194 @@ class Report:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
-        data = dict(data)
-        data.pop("outcome", None)  # derived from the fields (to_dict)
-        if data.get("verdict"):
-            v = dict(data["verdict"])
-            v["checks"] = [ThresholdCheck(**c) for c in v["checks"]]
-            data["verdict"] = Verdict(**v)
-        if data.get("test"):
-            data["test"] = _set_score(data["test"])
-        data["extra"] = [_set_score(s) for s in data.get("extra", [])]
-        if data.get("error"):
-            data["error"] = ErrorInfo(**data["error"])
-        return cls(**data)
+        """The report of ``data`` (``to_dict``'s shape, or an older one): a field that is
+        missing takes its default, a part of the wrong type is left out, an unknown key
+        (``outcome``, derived from the fields, or one of a newer version) is ignored. A
+        report written by ``to_dict`` comes back equal."""
+        return _read_report(data)
+
+    @classmethod
+    def from_json(cls, text: str | bytes, *, scrub: bool = True) -> Report:
+        """A stored or exported report read back, the one way: ``from_dict`` of the JSON,
+        with host paths made short (``scrub_paths``; also in reports stored before they
+        were scrubbed at storing) unless ``scrub`` is False (numbers only, e.g. the
+        headline). Text that is no JSON object gives an ``UnreadableReport``, never an
+        exception."""
+        try:
+            data = json.loads(text)
+        except (ValueError, TypeError, RecursionError) as exc:
+            return UnreadableReport.of(text, f"not JSON: {exc}")
+        if not isinstance(data, dict):
+            return UnreadableReport.of(text, f"a JSON {type(data).__name__}, not an object")
+        return _read_report(scrub_paths(data) if scrub else data)
+
+    def headline(self) -> Headline:
+        """What the pass was decided on: the bar's metric (the sentiment sample's bar is on
+        ROC-AUC while its primary metric is F1), the primary one only when it has a bar too
+        or when there is no bar; its value and bar (None without a bar)."""
+        checks = self.verdict.checks if self.verdict is not None else []
+        check = next((c for c in checks if c.metric == self.primary_metric), None) or next(
+            (c for c in checks if c.metric), None
+        )
+        if check is not None:
+            return Headline(check.metric, check.value, check.bar)
+        value = self.test.value(self.primary_metric) if self.test is not None else None
+        return Headline(self.primary_metric, value, None)
+
+    def log_tails(self, limit: int = LOG_TAIL) -> dict[str, tuple[str, bool]]:
+        """Every log's tail as a page shows it (``log_tail``), by name ("train stderr")."""
+        return {name: log_tail(text, limit) for name, text in self.logs.items()}
+
+    def failure_log(self, limit: int = LOG_TAIL) -> str:
+        """The tail of the log that tells why it failed: the failed phase's stderr, else its
+        stdout, else the error's detail (the train phase's when no phase failed)."""
+        phase = (self.error.phase if self.error is not None else "") or "train"
+        detail = self.error.detail if self.error is not None else ""
+        text = self.logs.get(f"{phase} stderr") or self.logs.get(f"{phase} stdout") or detail
+        return log_tail(text, limit)[0]
+
+
+class Headline(NamedTuple):
+    """A report's headline: (metric, value, bar), as the candidates table sorts on it."""
+
+    metric: str
+    value: float | None
+    bar: float | None
+
+
+@dataclass
+class UnreadableReport(Report):
+    """A stored report that could not be read back (corrupt, cut short, not an object):
+    a report with nothing in it, ``status="unreadable"``, saying why (``reason``) and
+    keeping the text as it was (``text``), so that a page shows it and an export loses
+    nothing."""
+
+    reason: str = ""
+    text: str = ""
+
+    @classmethod
+    def of(cls, text: str | bytes, reason: str) -> UnreadableReport:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", errors="replace")
+        return cls(
+            challenge="",
+            title="",
+            dataset="",
+            tier="",
+            status=UNREADABLE,
+            reason=reason,
+            text=scrub_paths(str(text)),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "reason": self.reason, "text": self.text}
+
+
+def log_tail(text: str, limit: int = LOG_TAIL) -> tuple[str, bool]:
+    """The end of a log with ANSI escapes and control characters removed; (text, cut)."""
+    clean = _CONTROL.sub("", _ANSI.sub("", text or ""))
+    if len(clean) <= limit:
+        return clean, False
+    return clean[-limit:], True
+
+
+# -- reading a stored report: tolerant of older and hand-written shapes ----------------------
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _str(value: Any, default: str = "") -> str:
+    return value if isinstance(value, str) else default
+
+
+def _number(value: Any) -> float | None:
+    """A JSON number as it was stored (an int stays an int); None for anything else."""
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _metric(data: dict) -> MetricValue:
+    return MetricValue(
+        name=_str(data.get("name")),
+        label=_str(data.get("label")),
+        value=_number(data.get("value")),
+        higher_is_better=data.get("higher_is_better") is not False,
+    )
+
+
+def _check(data: dict) -> ThresholdCheck:
+    return ThresholdCheck(
+        metric=_str(data.get("metric")),
+        label=_str(data.get("label")),
+        bar=_number(data.get("bar")),
+        value=_number(data.get("value")),
+        met=bool(data.get("met")),
+        margin=_number(data.get("margin")),
+        higher_is_better=data.get("higher_is_better") is not False,
+    )
+
+
+def _verdict(data: dict) -> Verdict:
+    return Verdict(
+        passed=bool(data.get("passed")),
+        checks=[_check(c) for c in _list(data.get("checks")) if isinstance(c, dict)],
+        borderline=bool(data.get("borderline")),
+        note=_str(data.get("note")),
+    )
 
 
 def _set_score(data: dict[str, Any]) -> SetScore:
-    return SetScore(**{**data, "metrics": [MetricValue(**m) for m in data["metrics"]]})
+    n = data.get("n")
+    roc = data.get("roc")
+    return SetScore(
+        name=_str(data.get("name")),
+        n=n if isinstance(n, int) and not isinstance(n, bool) else 0,
+        metrics=[_metric(m) for m in _list(data.get("metrics")) if isinstance(m, dict)],
+        per_class=_dict(data.get("per_class")),
+        confusion=_list(data.get("confusion")),
+        roc=roc if isinstance(roc, dict) else None,
+    )
+
+
+def _error(data: dict) -> ErrorInfo:
+    return ErrorInfo(
+        code=_str(data.get("code")),
+        message=_str(data.get("message")),
+        phase=_str(data.get("phase")),
+        detail=_str(data.get("detail")),
+    )
+
+
+def _read_report(data: dict[str, Any]) -> Report:
+    verdict, test, error = (_dict(data.get(key)) for key in ("verdict", "test", "error"))
+    return Report(
+        challenge=_str(data.get("challenge")),
+        title=_str(data.get("title")),
+        dataset=_str(data.get("dataset")),
+        tier=_str(data.get("tier")),
+        status=_str(data.get("status")),
+        class_names=[str(c) for c in _list(data.get("class_names"))],
+        primary_metric=_str(data.get("primary_metric")),
+        verdict=_verdict(verdict) if verdict else None,
+        test=_set_score(test) if test else None,
+        extra=[_set_score(s) for s in _list(data.get("extra")) if isinstance(s, dict)],
+        history=_dict(data.get("history")),
+        warnings=[w for w in _list(data.get("warnings")) if isinstance(w, str)],
+        error=_error(error) if error else None,
+        logs={k: v for k, v in _dict(data.get("logs")).items() if isinstance(v, str)},
+        reproducibility=_dict(data.get("reproducibility")),
+        runs=[r for r in _list(data.get("runs")) if isinstance(r, dict)],
+        # A flag is a dict with a kind (what verdicts.review_reasons reads).
+        flags=[f for f in _list(data.get("flags")) if isinstance(_dict(f).get("kind"), str)],
+        shadow=_dict(data.get("shadow")),
+        test_labels=_str(data.get("test_labels"), "public"),
+        split=_dict(data.get("split")),
+    )
 
 
 def failed_report(

@@ -29,7 +29,7 @@ from graders.pipeline import GradeOptions, grade
 from graders.report import ErrorInfo, Report, failed_report
 from graders.scoring import blank_report, open_challenge_dataset
 from graders.splits import for_grading
-from graders.submissions import check_submission
+from graders.submissions import check_submission, strip_identity
 from graders.text import clean
 from sandbox.base import Sandbox
 from sandbox.errors import SandboxError, SandboxUnavailable
@@ -39,8 +39,6 @@ from sandbox.registry import pick_sandbox
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0
-#: Notebook metadata that names people; removed before the sandbox sees the notebook.
-IDENTITY_KEYS = ("authors", "author", "email", "user", "username")
 
 Progress = Callable[[dict], None]
 
@@ -151,23 +149,6 @@ def _file_stats(dataset: PreparedDataset) -> tuple | None:
             return None
         stats.append((rel, st.st_ino, st.st_size, st.st_mtime_ns))
     return (json.dumps(dataset.manifest, sort_keys=True), *stats)
-
-
-def strip_identity(notebook: bytes) -> bytes:
-    """The notebook without author/user fields in its metadata (cells are left as written).
-
-    Only a notebook that parses is rewritten; anything else is returned as it is (the upload
-    checks have refused it already).
-    """
-    try:
-        data = json.loads(notebook.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return notebook
-    if not isinstance(data, dict) or not isinstance(data.get("metadata"), dict):
-        return notebook
-    for key in IDENTITY_KEYS:
-        data["metadata"].pop(key, None)
-    return json.dumps(data, ensure_ascii=False).encode("utf-8")
 
 
 def _platform_failure(slug: str, exc: BaseException, with_traceback: bool = True) -> Report:

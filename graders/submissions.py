@@ -18,6 +18,18 @@ from sandbox import harness
 
 MAX_BYTES = 2 * 1024 * 1024
 EXTENSIONS = (".py", ".ipynb")
+#: Notebook metadata that names people (Jupyter's, JupyterLab's, nbformat's own and
+#: editors'); removed at the top level and from every cell before a notebook is stored or
+#: reaches a sandbox.
+IDENTITY_KEYS = (
+    "author",
+    "authors",
+    "creator",
+    "email",
+    "last_modified_by",
+    "user",
+    "username",
+)
 
 
 def format_size(size: int) -> str:
@@ -49,6 +61,34 @@ def notebook_output_bytes(data: bytes) -> int:
         if isinstance(cell, dict) and cell.get("outputs"):
             total += len(json.dumps(cell["outputs"]).encode("utf-8"))
     return total
+
+
+def strip_identity(notebook: bytes) -> bytes:
+    """The notebook without the metadata that names its author (``IDENTITY_KEYS``, at the top
+    level and in every cell); everything else as written.
+
+    A notebook with none of those keys, or one that does not parse (the upload checks refuse
+    it), is returned byte for byte as it came.
+    """
+    try:
+        data = json.loads(notebook.decode("utf-8-sig"))  # a byte-order mark is no JSON
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return notebook
+    if not isinstance(data, dict):
+        return notebook
+    cells = data.get("cells") if isinstance(data.get("cells"), list) else []
+    holders = [data, *(c for c in cells if isinstance(c, dict))]
+    found = False
+    for holder in holders:
+        metadata = holder.get("metadata")
+        if isinstance(metadata, dict):
+            for key in IDENTITY_KEYS:
+                if key in metadata:
+                    del metadata[key]
+                    found = True
+    if not found:
+        return notebook
+    return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
 @dataclass(frozen=True)

@@ -7,24 +7,19 @@ one candidate is reachable from another's link.
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import PurePath
 
-import nbformat
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from graders.submissions import check_submission
+from graders.submissions import check_submission, strip_identity
 from graders.theory import load_bank
 from server import invitations
 from server.assessments import grading_options
 from server.models import Invitation, Submission, TheoryAnswer, utcnow
 
 MAX_ANSWER_CHARS = 20_000
-# Notebook metadata that names people; stripped before anything is stored for grading.
-AUTHOR_KEYS = ("authors", "author", "creator", "last_modified_by", "user", "username")
 
 
 class LinkError(Exception):
@@ -104,17 +99,6 @@ def _counted_attempts(session: Session, invitation_id: int, slug: str) -> int:
     )
 
 
-def strip_notebook_authors(data: bytes) -> bytes:
-    """The notebook without the metadata that names its author (top level and per cell)."""
-    notebook = nbformat.reads(data.decode("utf-8-sig"), as_version=nbformat.NO_CONVERT)
-    for key in AUTHOR_KEYS:
-        notebook.metadata.pop(key, None)
-    for cell in notebook.get("cells", []):
-        for key in AUTHOR_KEYS:
-            cell.get("metadata", {}).pop(key, None)
-    return nbformat.writes(notebook).encode("utf-8")
-
-
 def submit_code(
     session: Session,
     invitation: Invitation,
@@ -142,7 +126,7 @@ def submit_code(
         raise CandidateError(problem.code, problem.message)
     suffix = PurePath(filename).suffix.lower()
     if suffix == ".ipynb":
-        data = strip_notebook_authors(data)
+        data = strip_identity(data)  # stored without the author's name
     submission = Submission(
         invitation_id=invitation.id,
         challenge_slug=slug,
@@ -356,183 +340,3 @@ def checks_final_by_candidate(invitation: Invitation, question_id: str) -> bool:
     if answer is not None and answer.checks_submitted_at is not None:
         return True
     return not load_bank().get(question_id).checks
-
-
-# -- the status page ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Check:
-    """One bar of the verdict: a metric, the candidate's value, the bar, and which way is up."""
-
-    label: str
-    value: float | None
-    bar: float | None
-    met: bool
-    higher_is_better: bool = True
-    #: The metric's code: the page shows its label in the reader's language.
-    metric: str = ""
-
-
-@dataclass
-class Progress:
-    """What the status page shows for one submission, read from Grading and ProgressEvent rows."""
-
-    status: str  # checking | check_failed | queued | running | graded | failed
-    phase: str = ""  # train | predict | score
-    epoch: int | None = None
-    epochs: int | None = None
-    loss: float | None = None
-    predicted: int | None = None
-    position: int | None = None
-    #: Expected start and finish (``server.fairqueue``'s schedule of the measured runs);
-    #: ``estimate_missing`` says why there are none (``no_worker``, ``unmeasured``).
-    starts_at: datetime | None = None
-    finishes_at: datetime | None = None
-    estimate_missing: str = ""
-    #: ``"gpu"`` while a queued grading needs a GPU and no GPU worker is alive (placement).
-    waiting_for: str = ""
-    passed: bool | None = None
-    error_code: str | None = None
-    error_message: str = ""
-    #: The upload's dry run (``server.dryruns.DryRunView``), None for uploads before them.
-    dry_run: object = None
-    metrics: list = field(default_factory=list)
-    checks: list = field(default_factory=list)
-    log_tail: str = ""
-
-
-def progress(session: Session, submission: Submission, now: datetime | None = None) -> Progress:
-    from server.dryruns import is_verdict, view
-
-    check = view(submission.dry_runs[-1] if submission.dry_runs else None)
-    grading = submission.latest
-    if grading is None:
-        if check is None or check.status in ("queued", "running"):
-            return Progress(status="checking" if check else "queued", dry_run=check)
-        if is_verdict(check.code):
-            return Progress(
-                status="check_failed",
-                dry_run=check,
-                error_code=check.code,
-                error_message=check.message,
-                log_tail=check.log_tail,
-            )
-        return Progress(status="queued", dry_run=check)  # the grading is on its way
-    result = Progress(status=grading.status, passed=grading.passed, error_code=grading.error_code)
-    result.dry_run = check
-    if grading.status in ("queued", "running"):
-        _estimate(session, grading, result, now or utcnow())
-    if grading.status == "queued":
-        from server.placement import waiting_for
-
-        result.waiting_for = waiting_for(session, grading)
-    for event in grading.events:
-        _apply_event(result, event.kind, _loads(event.data_json))
-    if grading.report_json:
-        _apply_report(result, _loads(grading.report_json))
-    return result
-
-
-def _estimate(session: Session, grading, result: Progress, now: datetime) -> None:
-    from server import fairqueue
-
-    plan = fairqueue.schedule(session, now)
-    slot = plan.slots.get(grading.id)
-    if grading.status == "queued":
-        result.position = fairqueue.position(session, grading)
-    if slot is not None:
-        result.starts_at, result.finishes_at = slot.start, slot.finish
-    elif grading.status == "queued":
-        result.estimate_missing = "no_worker" if plan.capacity == 0 else "unmeasured"
-
-
-def graded_after_the_end(
-    invitation: Invitation, submission: Submission, state: Progress, now: datetime | None = None
-) -> datetime | None:
-    """The end of the candidate's time when ``submission`` came in before it but is graded
-    after it (the page then says that it still counts); None otherwise.
-
-    Nothing in grading looks at the clock: what was accepted is graded, however late the
-    queue reaches it.
-    """
-    if state.status not in ("queued", "running"):
-        return None
-    ends = invitations.time_ends_at(invitation)
-    if ends is None or submission.created_at >= ends:
-        return None
-    now = now or utcnow()
-    expected = state.finishes_at or now
-    return ends if max(now, expected) >= ends else None
-
-
-def _loads(text: str) -> dict:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _apply_event(result: Progress, kind: str, data: dict) -> None:
-    # Display only: candidate code can forge these, so nothing is decided on them.
-    if kind == "status":
-        # Written by the platform only (graders.progress drops this kind from the sandbox):
-        # a new try or a requeue starts the display afresh, so a killed try's epochs and
-        # phase never show beside the true status.
-        result.phase, result.epoch, result.epochs, result.loss, result.predicted = (
-            "",
-            None,
-            None,
-            None,
-            None,
-        )
-    elif kind == "phase" and isinstance(data.get("phase"), str):
-        result.phase = data["phase"][:16]
-    elif kind == "epoch":
-        result.phase = "train"
-        result.epoch, result.epochs = _int(data.get("epoch")), _int(data.get("epochs"))
-        logs = data.get("logs") if isinstance(data.get("logs"), dict) else {}
-        loss = logs.get("loss")
-        result.loss = float(loss) if isinstance(loss, int | float) else None
-    elif kind == "predicted":
-        result.phase, result.predicted = "predict", _int(data.get("n"))
-
-
-def _number(value) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _int(value) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _apply_report(result: Progress, report: dict) -> None:
-    test = report.get("test") if isinstance(report.get("test"), dict) else {}
-    result.metrics = [
-        (str(m.get("label") or m.get("name")), m.get("value"))
-        for m in test.get("metrics") or []
-        if isinstance(m, dict) and isinstance(m.get("value"), int | float)
-    ]
-    verdict = report.get("verdict") if isinstance(report.get("verdict"), dict) else {}
-    result.checks = [
-        Check(
-            label=str(c.get("label") or c.get("metric")),
-            value=_number(c.get("value")),
-            bar=_number(c.get("bar")),
-            met=bool(c.get("met")),
-            higher_is_better=c.get("higher_is_better") is not False,
-            metric=str(c.get("metric") or ""),
-        )
-        for c in verdict.get("checks") or []
-        if isinstance(c, dict)
-    ]
-    error = report.get("error") if isinstance(report.get("error"), dict) else {}
-    result.error_code = result.error_code or error.get("code")
-    result.error_message = str(error.get("message") or "")
-    logs = report.get("logs") if isinstance(report.get("logs"), dict) else {}
-    phase = error.get("phase") or "train"
-    tail = logs.get(f"{phase} stderr") or logs.get(f"{phase} stdout") or error.get("detail") or ""
-    from graders.report import scrub_paths
-
-    result.log_tail = scrub_paths(str(tail)[-4000:])

@@ -1,6 +1,6 @@
 """The metrics explained with the candidate's own confusion matrix.
 
-Pure functions on a ``graders.report.Report.to_dict()`` dict: no Flask, no database. The
+Pure functions on a ``graders.report.Report``: no Flask, no database. The
 review page turns the result into sentences ("of the 120 images this model called 7, 12 were
 not 7s: precision 0.90"), so a reviewer who is not an ML expert sees where each figure comes
 from in this very model's counts, not in a textbook's.
@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from graders.report import Report
 
 #: Accuracy within this of the majority-class baseline is no evidence of learning.
 BASELINE_GAP = 0.05
@@ -190,9 +192,8 @@ def _misleads(result: Explanation, classes: list[ClassCounts]) -> list[dict[str,
     return reasons
 
 
-def explain_report(report: dict[str, Any]) -> Explanation | None:
+def explain_report(report: Report) -> Explanation | None:
     """The explanation of a report's hidden test set; None when it was not scored."""
-    test = report.get("test") or {}
-    if report.get("status") != "graded" or not test.get("confusion"):
+    if report.status != "graded" or report.test is None or not report.test.confusion:
         return None
-    return explain_matrix(test["confusion"], list(report.get("class_names") or []))
+    return explain_matrix(report.test.confusion, list(report.class_names))

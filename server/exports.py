@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from graders.challenges import get_challenge
-from graders.report import scrub_paths
 from server import concept_checks
 from server.models import Assessment, Grading, Invitation, Submission, User
 from server.review import blind_review, marking, theory_scores
@@ -64,8 +62,9 @@ def candidates_csv(session: Session, user: User, assessment: Assessment) -> str:
         latest = _latest_by_challenge(invitation)
         for slug in slugs:
             grading = latest[slug].latest if slug in latest else None
-            report = json.loads(grading.report_json) if grading and grading.report_json else {}
-            values = {m["name"]: m["value"] for m in (report.get("test") or {}).get("metrics", [])}
+            report = grading.report if grading else None
+            test = report.test if report is not None else None
+            values = {m.name: m.value for m in test.metrics} if test is not None else {}
             line += [
                 grading.status if grading else "",
                 _yes_no(grading.passed if grading else None),
@@ -133,9 +132,7 @@ def submission_record(submission: Submission, grading: Grading | None, who) -> d
             **grading.outcome.to_dict(),
             "finished_at": grading.finished_at.isoformat() if grading.finished_at else None,
         },
-        "report": scrub_paths(json.loads(grading.report_json))
-        if grading and grading.report_json
-        else None,
+        "report": grading.report.to_dict() if grading and grading.report else None,
     }
 
 

@@ -12,7 +12,7 @@ from graders.challenges import get_challenge
 from graders.contract import STEP_LABELS, explain
 from graders.selfcheck import starter_bundle
 from graders.theory import load_bank
-from server import candidates, concept_checks, invitations
+from server import candidates, concept_checks, invitations, submission_status
 from server.candidate import bp
 from server.candidate.forms import AnswerForm, ChecksForm, StartForm, UploadForm
 from server.extensions import db
@@ -275,7 +275,7 @@ def progress(invitation, token, submission_id):
 
 
 def _progress_context(invitation, submission) -> dict:
-    state = candidates.progress(db(), submission)
+    state = submission_status.progress(db(), submission)
     explanation = ""
     if state.error_code:
         # The catalogue's words and what to fix (the shapes, the line, the limit hit).
@@ -285,7 +285,7 @@ def _progress_context(invitation, submission) -> dict:
         "explanation": explanation,
         "show_scores": invitation.assessment.show_scores_to_candidate,
         "step_labels": {name: labels[_lang() == "zh"] for name, labels in STEP_LABELS.items()},
-        "graded_after_end": candidates.graded_after_the_end(invitation, submission, state),
+        "graded_after_end": submission_status.graded_after_the_end(invitation, submission, state),
         "now": utcnow(),
     }
 

@@ -18,6 +18,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from graders.report import Report
 from graders.verdicts import Outcome, outcome
 from server.models.base import Base, utcnow
 
@@ -117,6 +118,19 @@ class Grading(Base):
     def outcome(self) -> Outcome:
         """The verdict as worded everywhere (graders.verdicts): a flagged pass is not clean."""
         return outcome(self.status, self.passed, (self.review_reasons or "").split(","))
+
+    @property
+    def report(self) -> Report | None:
+        """The stored report read back, the one way (``Report.from_json``: typed, host paths
+        made short, an ``UnreadableReport`` when the text is corrupt); None before the
+        grading ends. Parsed once per row and text: pages ask for it several times."""
+        if not self.report_json:
+            return None
+        cached = self.__dict__.get("_report")
+        if cached is None or cached[0] is not self.report_json:
+            cached = (self.report_json, Report.from_json(self.report_json))
+            self.__dict__["_report"] = cached
+        return cached[1]
 
     events: Mapped[list[ProgressEvent]] = relationship(
         back_populates="grading", order_by="ProgressEvent.seq", cascade="all, delete-orphan"

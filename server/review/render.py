@@ -1,5 +1,6 @@
 """Turning stored data into what a review template shows: highlighted code, notebook cells,
-answer text cut into highlighted segments, plots as images, log tails.
+answer text cut into highlighted segments, plots as images (a report's log tails are
+``graders.report.Report.log_tails``).
 
 Candidate text is never marked safe here except in Pygments' output, which escapes every
 character of the source itself (``HtmlFormatter`` with CSS classes: the page's CSP allows no
@@ -9,8 +10,6 @@ inline styles).
 from __future__ import annotations
 
 import base64
-import json
-import re
 from dataclasses import dataclass
 
 import nbformat
@@ -21,10 +20,6 @@ from pygments.lexers import PythonLexer
 
 from graders.theory import TheoryScore
 
-#: Characters of a log kept for the page (the tail: the end is where the error is).
-LOG_TAIL = 4000
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # "xcode": every token colour keeps a contrast of at least 5:1 on white (WCAG 2.1 AA asks
 # 4.5:1); Pygments' "default" style has tokens below it (tests/server/test_accessibility.py).
 _FORMATTER = HtmlFormatter(cssclass="highlight", linenos="table", style="xcode")
@@ -60,14 +55,6 @@ def notebook_cells(data: bytes) -> list[Cell] | None:
 
 def source_text(data: bytes) -> str:
     return data.decode("utf-8-sig", errors="replace")
-
-
-def log_tail(text: str, limit: int = LOG_TAIL) -> tuple[str, bool]:
-    """The end of a log with ANSI escapes and control characters removed; (text, cut)."""
-    clean = _CONTROL.sub("", _ANSI.sub("", text or ""))
-    if len(clean) <= limit:
-        return clean, False
-    return clean[-limit:], True
 
 
 def svg_data_uri(svg: str) -> str:
@@ -108,14 +95,6 @@ def answer_segments(text: str, score: TheoryScore, lang: str = "en") -> list[Seg
     if at < len(text):
         segments.append(Segment(text[at:]))
     return segments
-
-
-def report_dict(report_json: str | None) -> dict:
-    """A stored report for display; host paths made short even in reports stored before
-    they were scrubbed at storing (``graders.report.scrub_paths``)."""
-    from graders.report import scrub_paths
-
-    return scrub_paths(json.loads(report_json)) if report_json else {}
 
 
 def pygments_css() -> str:

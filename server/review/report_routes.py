@@ -13,7 +13,7 @@ from flask_login import current_user
 from server import dryruns, exports, labels, similarity
 from server.extensions import db
 from server.models import Grading, Invitation, Submission
-from server.review import access, blind_review, bp, regrades, render, stored
+from server.review import access, blind_review, bp, regrades, stored
 from server.review.lookups import STAFF, int_arg, submission_or_404
 from server.security import role_required
 
@@ -35,13 +35,13 @@ def report(submission_id: int):
     session = db()
     invitation = session.get(Invitation, submission.invitation_id)  # access checked above
     grading = _grading_of(submission)
-    data = render.report_dict(grading.report_json if grading else None)
+    data = grading.report if grading else None  # typed, read once (Report.from_json)
     # Code, plots and explanation were rendered once (by the worker, or the first view).
     cells, code = stored.code_view(session, submission)
     svgs, explanation = stored.grading_view(session, grading, data)
     if stored.wrote(session):
         session.commit()
-    logs = {name: render.log_tail(text) for name, text in (data.get("logs") or {}).items()}
+    logs = data.log_tails() if data is not None else {}
     flagged = similarity.flags(session, submission, SIMILAR_SHOWN)
     # This candidate and the flagged ones, as this user may see them, in one go.
     who, *others = blind_review.identities(

@@ -63,7 +63,7 @@ def code_view(session: Session, submission: Submission) -> tuple[list[render.Cel
 
 
 def grading_view(
-    session: Session, grading: Grading | None, data: dict
+    session: Session, grading: Grading | None, report: Report | None
 ) -> tuple[dict[str, str], dict | None]:
     """(plots as data URIs by name, explanation as a dict or None) of a finished grading,
     as stored; ({}, None) for a grading not finished yet (nothing to draw, nothing kept)."""
@@ -76,7 +76,7 @@ def grading_view(
     ).first()
     if row is not None and row.version == VERSION:
         return json.loads(row.plots_json), json.loads(row.explanation_json)
-    svgs, explanation = _render_grading(data)
+    svgs, explanation = _render_grading(report)
     _store(
         session,
         GradingRender,
@@ -97,7 +97,7 @@ def fill(session: Session, grading_id: int) -> None:
     if grading is None or grading.status not in FINISHED:
         return
     code_view(session, grading.submission)
-    grading_view(session, grading, render.report_dict(grading.report_json))
+    grading_view(session, grading, grading.report)
 
 
 def after_grading(factory):
@@ -121,12 +121,14 @@ def _render_code(submission: Submission) -> tuple[str, str]:
     return "code", str(render.code_html(render.source_text(submission.source)))
 
 
-def _render_grading(data: dict) -> tuple[dict[str, str], dict | None]:
+def _render_grading(report: Report | None) -> tuple[dict[str, str], dict | None]:
+    if report is None:
+        return {}, None
     svgs = {}
-    if data.get("status") == "graded":
-        drawn = report_svgs(Report.from_dict(data))
+    if report.status == "graded":
+        drawn = report_svgs(report)
         svgs = {name: render.svg_data_uri(svg) for name, svg in drawn.items()}
-    explanation = explain_report(data)
+    explanation = explain_report(report)
     return svgs, explanation.to_dict() if explanation is not None else None
 
 

@@ -4,7 +4,6 @@ gradings, theory answers and their markings, decisions): what a summary stores
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from graders.report import Report
 from graders.verdicts import Outcome, outcome
 from server import invitations
 from server.models import (
@@ -77,20 +77,7 @@ class CandidateRow:
 def _headline(report_json: str | None, slug: str) -> tuple[str, float | None, float | None]:
     if not report_json:
         return "", None, None
-    report = json.loads(report_json)
-    primary = report.get("primary_metric") or ""
-    checks = (report.get("verdict") or {}).get("checks") or []
-    # The headline is what the pass was decided on: the bar's metric (the sentiment
-    # sample's bar is on ROC-AUC while its primary metric is F1), the primary one only
-    # when it has a bar too or when there is no bar.
-    check = next((c for c in checks if c.get("metric") == primary), None) or next(
-        (c for c in checks if c.get("metric")), None
-    )
-    if check is not None:
-        return check.get("metric"), check.get("value"), check.get("bar")
-    test = report.get("test") or {}
-    value = next((m["value"] for m in test.get("metrics", []) if m["name"] == primary), None)
-    return primary, value, None
+    return Report.from_json(report_json, scrub=False).headline()
 
 
 def _outcome(cells: list[ChallengeCell]) -> str:

@@ -11,7 +11,8 @@ import pytest
 
 from graders.catalogue import SANDBOX_CODES, ErrorCode, error_info, from_sandbox, is_platform
 from graders.progress import BUDGET_BYTES, ProgressChannel, validate_event
-from graders.service import grade_submission, strip_identity
+from graders.service import grade_submission
+from graders.submissions import strip_identity
 from graders.text import clean
 
 # -- catalogue -----------------------------------------------------------------------------------

@@ -11,12 +11,14 @@ from click.testing import CliRunner
 
 from graders.cli import main
 from graders.submissions import (
+    IDENTITY_KEYS,
     MAX_BYTES,
     MAX_SIZE_TEXT,
     SubmissionFacts,
     check_submission,
     describe,
     format_size,
+    strip_identity,
 )
 from sandbox import harness
 
@@ -215,3 +217,38 @@ def test_the_mode_is_the_hosts_parse(tmp_path):
     assert describe(path).mode == "function"
     path.write_text("def build_model(:\n")
     assert describe(path) is None
+
+
+# -- the author's identity ---------------------------------------------------------------------
+
+
+def test_every_identity_key_goes_from_the_notebook_and_its_cells_the_rest_stays():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1  # Ann's code")])
+    names = {key: f"Ann Lee ({key})" for key in IDENTITY_KEYS}
+    nb.metadata.update(names, kernelspec={"name": "python3", "display_name": "Python 3"})
+    nb.cells[0].metadata.update(names, tags=["keep"])
+    data = json.loads(nbformat.writes(nb))
+    data["cells"].append({"cell_type": "raw", "source": "", "metadata": "not a dict"})
+    stripped = json.loads(strip_identity(b"\xef\xbb\xbf" + json.dumps(data).encode()))
+    assert "Ann Lee" not in json.dumps(stripped)
+    assert stripped["metadata"]["kernelspec"]["name"] == "python3"
+    assert stripped["cells"][0]["metadata"] == {"tags": ["keep"]}
+    assert stripped["cells"][0]["source"] == data["cells"][0]["source"]  # as written
+    assert stripped["cells"][1]["metadata"] == "not a dict"
+    # The union of the lists the upload and the grading kept apart before.
+    assert {"authors", "author", "creator", "last_modified_by", "email", "user", "username"} <= set(
+        IDENTITY_KEYS
+    )
+
+
+def test_a_notebook_without_identity_or_that_does_not_parse_is_returned_as_it_came():
+    plain = notebook("def build_model():\n    pass\n")
+    assert strip_identity(plain) is plain
+    for data in (b"{broken", b"[1, 2]", b"\xff\xfe", b"[" * 100_000):
+        assert strip_identity(data) == data
+    # A key present with no value names nobody, and is removed all the same.
+    nulls = json.dumps({"metadata": {"user": None}, "cells": [{"metadata": {"author": ""}}]})
+    assert json.loads(strip_identity(nulls.encode())) == {
+        "metadata": {},
+        "cells": [{"metadata": {}}],
+    }

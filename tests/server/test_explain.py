@@ -13,7 +13,7 @@ from server.explain import explain_matrix, explain_report
 
 
 def _report(matrix, names, status="graded"):
-    return {"status": status, "class_names": names, "test": {"confusion": matrix}}
+    return Report.from_dict({"status": status, "class_names": names, "test": {"confusion": matrix}})
 
 
 def test_binary_counts_give_the_positive_class_precision_recall_and_f1():
@@ -81,7 +81,7 @@ def test_ten_classes_match_the_scorers_own_per_class_figures():
         class_names=list(challenge.spec.dataset.class_names),
         test=scoring.score_set(challenge.spec, "test", y, Predictions(ids=pred)),
     ).to_dict()
-    result = explain_report(report)
+    result = explain_report(Report.from_dict(report))
     per_class = report["test"]["per_class"]
     assert len(result.classes) == 10
     for c in result.classes:

@@ -15,9 +15,9 @@ import pytest
 
 from server import grading as g
 from server import placement
-from server.candidates import progress
 from server.models import Grading, Submission, WorkerRecord, utcnow
 from server.queue import QueueSettings, get_huey
+from server.submission_status import progress
 from server.worker import Worker
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -372,7 +372,7 @@ def test_the_queue_is_a_sqlite_file_in_the_instance_or_redis_by_url(tmp_path):
 def test_a_requeued_grading_shows_none_of_its_killed_try(sessions):
     # The killed try's epoch and phase stay in the history (progress_events), but the
     # candidate's status page must show the true state: queued again, then the new try's own.
-    from server.candidates import progress
+    from server.submission_status import progress
 
     gid = _submit(sessions)
     now = utcnow()
