@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from graders.errors import UnknownQuestionError
+from graders.options import OptionsError
 from graders.theory import load_bank
 from server import audit, concept_checks, dryruns, exports, labels, similarity
 from server.extensions import db
@@ -409,7 +410,12 @@ def report_json(submission_id: int):
 @role_required(*STAFF)
 def regrade(submission_id: int):
     submission = _submission_or_404(submission_id)
-    svc.regrade(db(), current_user, submission)
+    try:
+        svc.regrade(db(), current_user, submission)
+    except OptionsError as exc:  # a row stored before options were checked
+        db().rollback()
+        flash(_("It cannot be graded again as it was: %(why)s", why=str(exc)), "error")
+        return redirect(url_for("review.report", submission_id=submission.id))
     db().commit()
     flash(_("Queued for grading again."), "ok")
     return redirect(url_for("review.report", submission_id=submission.id))
