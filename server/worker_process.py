@@ -133,7 +133,6 @@ def main(*, threads: int | None = None, sandbox: str | None = None) -> None:
     factory = make_session_factory(make_engine(config.DATABASE_URL))
     huey = get_huey(config.INSTANCE_PATH, config.QUEUE_URL)
     grading.use_queue(factory, huey)
-    register_grader(None)  # until serve: a message taken before it is not graded
     log.info(
         "worker %s: %d thread(s), lease %gs, sandbox %s, queue %s",
         leases.worker_id(),
