@@ -231,3 +231,49 @@ def test_a_stored_row_with_an_unknown_option_fails_with_a_platform_note(sessions
             g.regrade(session, submission)
         session.rollback()
         assert len(submission.gradings) == 1
+
+
+def test_the_workers_real_steps_mail_hook_render_and_check_a_stored_grading(
+    app, db, make_invitation, monkeypatch
+):
+    from server import webhooks
+    from server.models import (
+        GradingRender,
+        MailOutbox,
+        SimilarityCheck,
+        SubmissionRender,
+        WebhookDelivery,
+    )
+
+    monkeypatch.setenv("ASSAY_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
+    factory = app.extensions["assay.sessions"]
+    huey = make_huey(app.config["INSTANCE_PATH"])
+    g.use_queue(factory, huey)
+    invitation, _ = make_invitation()
+    webhooks.register(
+        db,
+        invitation.assessment.owner_id,
+        "http://127.0.0.1:9/hook",
+        ["submission.graded"],
+        allow_hosts="127.0.0.1",
+    )
+    db.commit()
+    with factory() as session:
+        submission = _submission()
+        submission.invitation_id = invitation.id
+        grading = g.enqueue_submission(session, submission, {"tier": "sample"})
+        session.commit()
+        gid, sid = grading.id, submission.id
+
+    class Config:
+        MAIL_URL, MAIL_SENDER = "outbox", "assay@localhost"
+
+    steps = standard_steps(factory, Config())
+    worker = Worker(factory, huey, QueueSettings(), on_finished=steps)
+    assert worker.run_grading(gid) == "failed"  # the syntax error, stored first
+    db.expire_all()
+    assert db.scalars(sa.select(MailOutbox.recipient)).all() == [invitation.candidate_email]
+    assert db.scalars(sa.select(WebhookDelivery.event)).all() == ["submission.graded"]
+    assert db.scalar(sa.select(SubmissionRender).where(SubmissionRender.submission_id == sid))
+    assert db.scalar(sa.select(GradingRender).where(GradingRender.grading_id == gid))
+    assert db.get(SimilarityCheck, sid) is not None
