@@ -1,4 +1,5 @@
-"""The queue's rules (server/grading.py) on a real SQLite file and a real SqliteHuey.
+"""The queue's rules (server/grading.py, server/leases.py, server/sweeper.py) on a real
+SQLite file and a real SqliteHuey.
 
 No worker runs here: each test plays the worker's steps by hand (claim, heartbeat, finish,
 sweep) so that it can put them in the order a crash or a race would.
