@@ -1,7 +1,8 @@
 """The ``Worker``: takes gradings off the queue and grades them through the service.
 
 One process (``server.worker_process``: ``assay worker``) runs a Huey consumer
-(``QueueSettings.threads`` grading threads) plus a sweeper thread. Each message wakes the worker, which claims the next grading in the fair order
+(``QueueSettings.threads`` grading threads) plus a sweeper thread. Each message wakes the
+worker, which claims the next grading in the fair order
 (``server.leases.claim_next``, ``server.fairqueue``: lanes, round-robin across assessments,
 one in flight per candidate; a message that finds nothing claimable is dropped), calls
 ``graders.service.grade_submission``, and writes the report, fenced by its lease
