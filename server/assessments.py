@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from graders.challenges import all_challenges
+from graders.pipeline import GradeOptions
 from graders.theory import load_bank
 from server.models import ADMIN, Assessment, AssessmentChallenge, Invitation, User, utcnow
 from server.splits import secret_for
@@ -201,13 +202,11 @@ def get_assessment(session: Session, assessment_id: int, user: User) -> Assessme
     return assessment
 
 
-def grading_options(assessment: Assessment, slug: str) -> dict:
+def grading_options(assessment: Assessment, slug: str) -> GradeOptions:
     """What the worker grades this challenge with: the tier, and any bar the recruiter set."""
-    options: dict = {"tier": assessment.dataset_tier}
     link = assessment.challenge(slug)
-    if link is not None and link.bars:
-        options["bars"] = dict(link.bars)
-    return options
+    bars = dict(link.bars) if link is not None and link.bars else {}
+    return GradeOptions(tier=assessment.dataset_tier, bars=bars)
 
 
 def parse_bars(text: str) -> dict[str, float]:

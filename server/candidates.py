@@ -158,7 +158,7 @@ def self_check_slice(session: Session, invitation: Invitation, challenge) -> byt
 
     options = grading_options(invitation.assessment, challenge.spec.slug)
     secret = secret_for(session, invitation.assessment_id)  # the caller commits a new one
-    return assessment_slice(challenge, options.get("tier"), secret)
+    return assessment_slice(challenge, options.tier, secret)
 
 
 def get_submission(

@@ -81,7 +81,7 @@ def serve(host: str, port: int, workers: int) -> None:
 )
 def worker(threads: int | None, sandbox: str | None) -> None:
     """Grade submissions from the queue until SIGTERM/SIGINT (running gradings are handed back)."""
-    from server.worker import main
+    from server.worker_process import main
 
     main(threads=threads, sandbox=sandbox)
 

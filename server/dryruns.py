@@ -1,6 +1,6 @@
 """An upload's dry run: queued -> running (under a lease) -> passed | failed, then the grading.
 
-The rules (the same shape as ``server/grading.py``'s, each one conditional UPDATE):
+The rules (the same shape as ``server/leases.py``'s, each one conditional UPDATE):
 
 1. **Every upload** gets a ``DryRun`` row, queued on the dry runs' own queue once the upload
    commits (``queue_dry_run``); no grading is queued yet.
@@ -31,8 +31,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from graders.contract import STEPS, Outcome, is_candidate_code
+from graders.options import dumps_options
+from graders.pipeline import GradeOptions
 from server.db import after_commit
-from server.grading import enqueue_submission, worker_id
+from server.grading import enqueue_submission
+from server.leases import worker_id
 from server.models.base import utcnow
 from server.models.dryruns import DRY_FAILED, DRY_PASSED, DRY_QUEUED, DRY_RUNNING, DryRun
 from server.models.grading import Submission
@@ -49,15 +52,15 @@ _HUEY = "assay.dry_run_huey"  # session.info key: the dry runs' Huey (default: t
 # -- web side ------------------------------------------------------------------------------------
 
 
-def queue_dry_run(session: Session, submission: Submission, options: dict) -> DryRun:
+def queue_dry_run(session: Session, submission: Submission, options: GradeOptions) -> DryRun:
     """A queued dry run of ``submission`` (rule 1); enqueued once the caller commits.
 
-    ``options`` are the grading's (``GradeOptions`` fields), kept for rule 4.
+    ``options`` are the grading's, checked and kept for rule 4 (``graders.options``).
     """
     row = DryRun(
         submission=submission,
         status=DRY_QUEUED,
-        options_json=json.dumps(options, sort_keys=True),
+        options_json=dumps_options(options),
         queued_at=utcnow(),
     )
     session.add(row)

@@ -2,7 +2,7 @@
 
 Why the database decides the order, not the queue: Huey delivers messages first-in,
 first-out, and a Redis list or a SQLite table cannot reorder them by assessment. So a queue
-message stays what rule 7 of ``server.grading`` says it is, a wake-up call; the worker that
+message stays what rule 7 of ``server.leases`` says it is, a wake-up call; the worker that
 takes one claims *the next grading in the fair order* from the database (``claim_next``),
 which may be another grading than the message named. The order is a plain ``ORDER BY`` over
 columns stored on each row, so every worker on every host, on SQLite or PostgreSQL, reads the

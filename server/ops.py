@@ -93,7 +93,7 @@ def metrics():
             headers={"WWW-Authenticate": 'Bearer realm="assay-metrics"'},
         )
 
-    from server.metrics import render
+    from server.prometheus import render
 
     body = render(current_app.extensions["assay.sessions"], _huey())
     return Response(body, content_type=CONTENT_TYPE_LATEST)

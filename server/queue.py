@@ -3,7 +3,7 @@
 The database is the source of truth; a queue message is only a wake-up call that says
 "grading N is waiting". A lost message (a worker killed after taking it, a crash between
 commit and enqueue) costs nothing: the worker's sweeper puts the grading back
-(``server.grading.requeue_expired`` / ``lost_messages``), and a duplicate message is harmless
+(``server.sweeper.requeue_expired`` / ``lost_messages``), and a duplicate message is harmless
 because taking a grading is a conditional update that only one worker wins.
 
 ``SqliteHuey`` in its own file in the instance folder by default (no server to run);
@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,8 @@ from huey.storage import SqliteStorage
 log = logging.getLogger(__name__)
 
 QUEUE_FILE = "queue.sqlite3"
-#: The one task's name; the web side and the worker register the same function under it.
+#: The grading task's name; the web side and the worker register the same function under it
+#: (``_grade``), and a worker gives it the function that grades (``register_grader``).
 GRADE_TASK = "grade"
 #: Dry runs travel on a queue of their own (its Huey name), so that a worker's dry-run lane
 #: takes them at once and full gradings never wait behind them, nor they behind gradings.
@@ -225,11 +227,24 @@ def _close_listener(sock: socket.socket, path: Path) -> None:
     path.unlink(missing_ok=True)
 
 
-def _grade(grading_id: int) -> None:
-    # Imported here: the web app enqueues through the same task but never runs it.
-    from server.worker import run_grading
+#: What grades an id taken off the queue in this process (``register_grader``): a worker's
+#: ``Worker.run_grading`` while it serves; None in the web app, which only enqueues.
+_grader: Callable[[int], object] | None = None
 
-    run_grading(grading_id)
+
+def register_grader(grader: Callable[[int], object] | None) -> None:
+    """A worker, at start: grade each id its consumer takes off the queue with ``grader``
+    (``None`` when it stops). The task itself is registered by every ``make_huey`` under
+    the same name, so the web app enqueues without importing the worker."""
+    global _grader
+    _grader = grader
+
+
+def _grade(grading_id: int) -> None:
+    grader = _grader
+    if grader is None:
+        raise RuntimeError("no worker runs in this process (start one with `assay worker`)")
+    grader(grading_id)
 
 
 def _no_consumer(dry_run_id: int) -> None:

@@ -2,7 +2,7 @@
 
 A table of its own, not a column of ``assessments``: nothing that lists, exports or
 serialises assessments can carry it by accident. Read only by the worker when it claims a
-grading (server/grading.py); never shown on a page, in the API, a report or a webhook.
+grading (server/leases.py); never shown on a page, in the API, a report or a webhook.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from server import summary
 from server.models import Assessment, CandidateSummary, User
 from server.review.access import reviewable
+from server.summary import store
 
 
 @dataclass
@@ -31,7 +31,7 @@ def awaiting_review(session: Session, user: User) -> list[AwaitingReview]:
     if not found:
         return []
     for assessment in found:
-        summary.ensure(session, assessment)
+        store.ensure(session, assessment)
     handed = CandidateSummary.stage.in_(("graded", "failed", "submitted"))
     counts = {
         r.assessment_id: r

@@ -10,6 +10,7 @@ from flask import Response, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from graders.options import OptionsError
 from server import dryruns, exports, labels, similarity
 from server.extensions import db
 from server.models import Grading, Invitation, Submission
@@ -87,7 +88,12 @@ def report_json(submission_id: int):
 @role_required(*STAFF)
 def regrade(submission_id: int):
     submission = submission_or_404(submission_id)
-    regrades.regrade(db(), current_user, submission)
+    try:
+        regrades.regrade(db(), current_user, submission)
+    except OptionsError as exc:  # a row stored before options were checked
+        db().rollback()
+        flash(_("It cannot be graded again as it was: %(why)s", why=str(exc)), "error")
+        return redirect(url_for("review.report", submission_id=submission.id))
     db().commit()
     flash(_("Queued for grading again."), "ok")
     return redirect(url_for("review.report", submission_id=submission.id))

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from graders.report import ErrorInfo, Report, Verdict
-from server import fairqueue
+from server import fairqueue, leases, sweeper
 from server import grading as g
 from server.candidates import submit_code
 from server.db import make_engine, make_session_factory
@@ -120,12 +120,12 @@ def _claim_all(sessions) -> list[int]:
     served = []
     while True:
         with sessions() as session:
-            claim = g.claim_next(session, LEASE)
+            claim = leases.claim_next(session, LEASE)
         if claim is None:
             return served
         served.append(claim.grading_id)
         with sessions() as session:
-            assert g.finish(session, claim, _graded()) == "graded"
+            assert leases.finish(session, claim, _graded()) == "graded"
 
 
 def _positions(sessions, ids) -> list[int | None]:
@@ -152,7 +152,7 @@ def test_a_late_comer_waits_for_one_turn_not_for_the_whole_backlog(sessions):
     big = [_upload(sessions, _candidate(sessions, a)) for _ in range(20)]
     with sessions() as session:  # a few of A's are served before B shows up
         for _ in range(3):
-            g.finish(session, g.claim_next(session, LEASE), _graded())
+            leases.finish(session, leases.claim_next(session, LEASE), _graded())
     late = _upload(sessions, _candidate(sessions, b))
     assert _positions(sessions, [late]) == [2]  # behind A's head, which has the same turn
     assert _claim_all(sessions)[:2] == [big[3], late]
@@ -181,10 +181,10 @@ def test_first_attempts_go_before_retries_and_regrades(sessions):
     # The second one's worker dies: its lease expires and it is put back as a retry.
     retried = _upload(sessions, _candidate(sessions, b))
     with sessions() as session:
-        claim = g.claim(session, retried, 1.0, now=utcnow() - timedelta(seconds=10))
+        claim = leases.claim(session, retried, 1.0, now=utcnow() - timedelta(seconds=10))
     assert claim is not None
     with sessions() as session:
-        assert g.requeue_expired(session)["requeued"] == [retried]
+        assert sweeper.requeue_expired(session)["requeued"] == [retried]
     fresh = [_upload(sessions, _candidate(sessions, x)) for x in (a, b, a)]
     with sessions() as session:
         lanes = {i: session.get(Grading, i).lane for i in (regraded, retried, *fresh)}
@@ -201,22 +201,22 @@ def test_one_grading_in_flight_per_candidate(sessions, huey):
     first, second, third = (_upload(sessions, busy) for _ in range(3))
     others = _upload(sessions, other)
     with sessions() as session:
-        one = g.claim_next(session, LEASE)
-        two = g.claim_next(session, LEASE)
+        one = leases.claim_next(session, LEASE)
+        two = leases.claim_next(session, LEASE)
         assert (one.grading_id, two.grading_id) == (first, others)
-        assert g.claim_next(session, LEASE) is None  # the candidate's next ones wait
-        assert g.claim(session, second, LEASE) is None  # even asked for by id
+        assert leases.claim_next(session, LEASE) is None  # the candidate's next ones wait
+        assert leases.claim(session, second, LEASE) is None  # even asked for by id
     # The sweeper sends no message for a grading held back by its candidate.
     huey.flush()
     with sessions() as session:
-        assert g.lost_messages(session, set(), 0, now=utcnow() + timedelta(seconds=1)) == []
-        assert g.next_of_candidate(session, first) == second
-        g.finish(session, one, _graded())
+        assert sweeper.lost_messages(session, set(), 0, now=utcnow() + timedelta(seconds=1)) == []
+        assert sweeper.next_of_candidate(session, first) == second
+        leases.finish(session, one, _graded())
     with sessions() as session:
-        found = g.lost_messages(session, set(), 0, now=utcnow() + timedelta(seconds=1))
+        found = sweeper.lost_messages(session, set(), 0, now=utcnow() + timedelta(seconds=1))
         assert found == [second]  # now claimable, and no message waits: one is sent
-        assert g.claim_next(session, LEASE).grading_id == second
-        assert g.claim_next(session, LEASE) is None
+        assert leases.claim_next(session, LEASE).grading_id == second
+        assert leases.claim_next(session, LEASE) is None
     assert _positions(sessions, [third]) == [1]
 
 
@@ -246,7 +246,7 @@ def test_many_workers_claiming_at_once_never_run_two_of_a_candidate(sessions):
             barrier.wait()
             for _ in range(3):
                 with sessions() as session:
-                    claim = g.claim_next(session, LEASE)
+                    claim = leases.claim_next(session, LEASE)
                 if claim is not None:
                     claims.append(claim)
         except Exception as exc:  # pragma: no cover - reported below
@@ -275,9 +275,9 @@ def test_a_gpu_grading_is_skipped_by_a_cpu_worker_not_blocking_the_rest(sessions
     gpu = _upload(sessions, _candidate(sessions, a), challenge="big-gpu")
     cpu = _upload(sessions, _candidate(sessions, a))
     with sessions() as session:
-        assert g.claim_next(session, LEASE, gpu=False).grading_id == cpu
-        assert g.claim_next(session, LEASE, gpu=False) is None
-        assert g.claim_next(session, LEASE, gpu=True).grading_id == gpu
+        assert leases.claim_next(session, LEASE, gpu=False).grading_id == cpu
+        assert leases.claim_next(session, LEASE, gpu=False) is None
+        assert leases.claim_next(session, LEASE, gpu=True).grading_id == gpu
 
 
 def test_fifo_order_serves_by_arrival(sessions, monkeypatch):
@@ -296,11 +296,11 @@ def test_lost_messages_top_up_to_the_claimable_gradings(sessions, huey):
     later = utcnow() + timedelta(seconds=1)
     with sessions() as session:
         # Three messages wait (any ids: each wakes a worker that claims in order): none lost.
-        assert g.lost_messages(session, pending_ids(huey), 0, now=later) == []
+        assert sweeper.lost_messages(session, pending_ids(huey), 0, now=later) == []
         # A worker took one message and claimed another grading than it named.
-        assert g.claim_next(session, LEASE).grading_id == ids[0]
-        assert g.lost_messages(session, {ids[1], ids[2]}, 0, now=later, waiting=2) == []
-        assert g.lost_messages(session, {ids[0]}, 0, now=later, waiting=1) == [ids[1]]
+        assert leases.claim_next(session, LEASE).grading_id == ids[0]
+        assert sweeper.lost_messages(session, {ids[1], ids[2]}, 0, now=later, waiting=2) == []
+        assert sweeper.lost_messages(session, {ids[0]}, 0, now=later, waiting=1) == [ids[1]]
 
 
 # -- measured durations and estimates ----------------------------------------------------------
@@ -328,9 +328,9 @@ def test_a_graded_run_is_timed_for_its_challenge_and_tier(sessions):
     gid = _upload(sessions, None, tier="full")
     start = utcnow() - timedelta(seconds=42)
     with sessions() as session:
-        claim = g.claim(session, gid, LEASE, now=start)
+        claim = leases.claim(session, gid, LEASE, now=start)
     with sessions() as session:
-        g.finish(session, claim, _graded(), now=start + timedelta(seconds=42))
+        leases.finish(session, claim, _graded(), now=start + timedelta(seconds=42))
     with sessions() as session:
         assert fairqueue.expected_seconds(session)[("lenet5-mnist", "full")] == 42.0
 
@@ -356,7 +356,7 @@ def test_the_estimate_lays_the_order_onto_the_workers_slots(sessions):
     assert estimate.missing == "no_worker" and estimate.start is None
     _register_workers(sessions, slots=2)
     with sessions() as session:
-        running = g.claim_next(session, LEASE, now=now - timedelta(seconds=20))  # 40 s left
+        running = leases.claim_next(session, LEASE, now=now - timedelta(seconds=20))  # 40 s left
         plan = fairqueue.schedule(session, now)
         shown = fairqueue.estimate(session, session.get(Grading, late), now)
     assert running.grading_id == ids[0]
@@ -404,11 +404,11 @@ def test_the_status_page_estimate_is_shown_in_english_and_chinese(app, client, d
 def test_retries_lane_failure_report_is_in_retry_lane(sessions):
     gid = _upload(sessions, None)
     with sessions() as session:
-        claim = g.claim(session, gid, LEASE)
+        claim = leases.claim(session, gid, LEASE)
     report = Report(challenge="lenet5-mnist", title="", dataset="", tier="sample", status="failed")
     report.error = ErrorInfo(code="sandbox_unavailable", message="no sandbox started")
     with sessions() as session:
-        outcome = g.finish(session, claim, report)
+        outcome = leases.finish(session, claim, report)
     with sessions() as session:
         row = session.get(Grading, gid)
         assert (outcome, row.status, row.lane) == ("requeued", "queued", "retry")

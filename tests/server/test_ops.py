@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
 from graders.report import ErrorInfo, Report, Verdict
-from server import create_app
+from server import create_app, leases, sweeper
 from server import grading as g
 from server.models import Submission, utcnow
 from server.ops import ContextFilter, JsonFormatter, log_context
@@ -123,14 +123,14 @@ def test_metrics_count_the_queue_the_outcomes_the_durations_and_lease_expiries(
     ]
     for gid, report in zip(ids, outcomes, strict=False):
         with factory() as session:
-            claim = g.claim(session, gid, 30.0, now=start)
-            assert g.finish(session, claim, report, now=start + timedelta(seconds=42))
+            claim = leases.claim(session, gid, 30.0, now=start)
+            assert leases.finish(session, claim, report, now=start + timedelta(seconds=42))
     # The fourth: its worker dies twice; the sweeper takes it back, then gives up on it.
     for _ in range(2):
         with factory() as session:
-            assert g.claim(session, ids[3], 1.0, now=utcnow() - timedelta(seconds=10))
+            assert leases.claim(session, ids[3], 1.0, now=utcnow() - timedelta(seconds=10))
         with factory() as session:
-            g.requeue_expired(session)
+            sweeper.requeue_expired(session)
     # The fifth stays queued, its message waiting.
     m = _metrics(client)
     assert "assay_queue_depth" in m  # its value: test_queue_depth_is_what_waits_on_the_queue

@@ -1,4 +1,5 @@
-"""The queue's rules (server/grading.py) on a real SQLite file and a real SqliteHuey.
+"""The queue's rules (server/grading.py, server/leases.py, server/sweeper.py) on a real
+SQLite file and a real SqliteHuey.
 
 No worker runs here: each test plays the worker's steps by hand (claim, heartbeat, finish,
 sweep) so that it can put them in the order a crash or a race would.
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 
 from graders.report import ErrorInfo, Report, Verdict
 from server import grading as g
+from server import leases, sweeper
 from server.db import make_engine, make_session_factory
 from server.models import Grading, ProgressEvent, Submission, utcnow
 from server.queue import make_huey, pending_ids
@@ -127,9 +129,9 @@ def test_options_are_stored_with_the_grading(sessions):
 def test_claim_takes_a_queued_grading_once(sessions):
     gid = _submit(sessions)
     with sessions() as session:
-        first = g.claim(session, gid, LEASE)
+        first = leases.claim(session, gid, LEASE)
     with sessions() as session:
-        second = g.claim(session, gid, LEASE)
+        second = leases.claim(session, gid, LEASE)
     assert first is not None and second is None
     assert first.tries == 1 and first.source == b"print('hi')\n"
     row = _grading(sessions, gid)
@@ -144,7 +146,7 @@ def _claim_all(url: str, ids: list[int], start, out) -> None:
     won = []
     for gid in ids:
         with factory() as session:
-            if g.claim(session, gid, LEASE) is not None:
+            if leases.claim(session, gid, LEASE) is not None:
                 won.append(gid)
     out.put(won)
 
@@ -172,32 +174,32 @@ def test_two_concurrent_claimers_never_take_the_same_grading(sessions, db_url):
 def test_heartbeat_renews_the_lease_while_it_is_held(sessions):
     gid = _submit(sessions)
     with sessions() as session:
-        claim = g.claim(session, gid, 1.0)
+        claim = leases.claim(session, gid, 1.0)
     before = _grading(sessions, gid).lease_expires_at
     with sessions() as session:
-        assert g.heartbeat(session, claim, LEASE)
+        assert leases.heartbeat(session, claim, LEASE)
     assert _grading(sessions, gid).lease_expires_at > before + timedelta(seconds=20)
 
 
 def test_a_stale_worker_cannot_finish_heartbeat_or_log_after_its_lease_moved_on(sessions):
     gid = _submit(sessions)
     with sessions() as session:
-        stale = g.claim(session, gid, LEASE)
+        stale = leases.claim(session, gid, LEASE)
     later = utcnow() + timedelta(seconds=LEASE + 1)
     with sessions() as session:
-        assert g.requeue_expired(session, now=later) == {"requeued": [gid], "failed": []}
+        assert sweeper.requeue_expired(session, now=later) == {"requeued": [gid], "failed": []}
     with sessions() as session:
-        fresh = g.claim(session, gid, LEASE)
+        fresh = leases.claim(session, gid, LEASE)
     assert fresh.tries == 2
     with sessions() as session:
-        assert not g.heartbeat(session, stale, LEASE)
-        assert not g.record_event(session, stale, {"event": "epoch", "epoch": 9, "epochs": 9})
-        assert g.finish(session, stale, _report(passed=True)) == "dropped"
+        assert not leases.heartbeat(session, stale, LEASE)
+        assert not leases.record_event(session, stale, {"event": "epoch", "epoch": 9, "epochs": 9})
+        assert leases.finish(session, stale, _report(passed=True)) == "dropped"
     row = _grading(sessions, gid)
     assert row.status == "running" and row.report_json is None
     with sessions() as session:
-        assert g.finish(session, fresh, _report(passed=False)) == "graded"
-        assert g.finish(session, fresh, _report(passed=True)) == "dropped"  # never twice
+        assert leases.finish(session, fresh, _report(passed=False)) == "graded"
+        assert leases.finish(session, fresh, _report(passed=True)) == "dropped"  # never twice
     row = _grading(sessions, gid)
     assert row.status == "graded" and row.passed is False and row.lease_owner is None
 
@@ -205,10 +207,10 @@ def test_a_stale_worker_cannot_finish_heartbeat_or_log_after_its_lease_moved_on(
 def test_progress_events_get_increasing_seq_and_the_status_trail(sessions):
     gid = _submit(sessions)
     with sessions() as session:
-        claim = g.claim(session, gid, LEASE)
+        claim = leases.claim(session, gid, LEASE)
         for epoch in (1, 2, 3):
-            g.record_event(session, claim, {"event": "epoch", "epoch": epoch, "epochs": 3})
-        g.finish(session, claim, _report())
+            leases.record_event(session, claim, {"event": "epoch", "epoch": epoch, "epochs": 3})
+        leases.finish(session, claim, _report())
     with sessions() as session:
         events = session.scalars(
             sa.select(ProgressEvent)
@@ -232,11 +234,11 @@ def test_an_expired_lease_is_requeued_and_sent_again(sessions, huey):
     gid = _submit(sessions)
     huey.dequeue()  # the worker took the message, then died
     with sessions() as session:
-        g.claim(session, gid, LEASE)
+        leases.claim(session, gid, LEASE)
     with sessions() as session:
-        assert g.requeue_expired(session) == {"requeued": [], "failed": []}  # not yet
+        assert sweeper.requeue_expired(session) == {"requeued": [], "failed": []}  # not yet
     with sessions() as session:
-        done = g.requeue_expired(session, now=utcnow() + timedelta(seconds=LEASE + 1))
+        done = sweeper.requeue_expired(session, now=utcnow() + timedelta(seconds=LEASE + 1))
     assert done == {"requeued": [gid], "failed": []}
     row = _grading(sessions, gid)
     assert row.status == "queued" and row.lease_owner is None and row.tries == 1
@@ -249,10 +251,10 @@ def test_after_max_tries_of_lost_leases_it_ends_as_platform_error(sessions):
     now = utcnow()
     for n in (1, 2):
         with sessions() as session:
-            assert g.claim(session, gid, LEASE, now=now) is not None
+            assert leases.claim(session, gid, LEASE, now=now) is not None
         now += timedelta(seconds=LEASE + 1)
         with sessions() as session:
-            done = g.requeue_expired(session, now=now)
+            done = sweeper.requeue_expired(session, now=now)
         assert done == (
             {"requeued": [gid], "failed": []} if n == 1 else {"requeued": [], "failed": [gid]}
         )
@@ -264,18 +266,18 @@ def test_after_max_tries_of_lost_leases_it_ends_as_platform_error(sessions):
     assert report.status == "failed" and report.error.code == "platform_error"
     assert not _counts(sessions, gid)  # the candidate's attempt is not used
     with sessions() as session:
-        assert g.claim(session, gid, LEASE) is None
+        assert leases.claim(session, gid, LEASE) is None
 
 
 def test_a_platform_failure_is_retried_and_uses_no_attempt(sessions, huey):
     gid = _submit(sessions, max_tries=2)
     with sessions() as session:
-        claim = g.claim(session, gid, LEASE)
-        assert g.finish(session, claim, _report("failed", "sandbox_unavailable")) == "requeued"
+        claim = leases.claim(session, gid, LEASE)
+        assert leases.finish(session, claim, _report("failed", "sandbox_unavailable")) == "requeued"
     assert gid in pending_ids(huey)
     with sessions() as session:
-        claim = g.claim(session, gid, LEASE)
-        assert g.finish(session, claim, _report("failed", "sandbox_unavailable")) == "failed"
+        claim = leases.claim(session, gid, LEASE)
+        assert leases.finish(session, claim, _report("failed", "sandbox_unavailable")) == "failed"
     row = _grading(sessions, gid)
     assert row.status == "failed" and row.error_code == "platform_error"
     assert "try 1: sandbox_unavailable" in row.platform_note
@@ -287,8 +289,8 @@ def test_a_candidate_failure_uses_the_attempt_and_is_not_retried(sessions, huey)
     gid = _submit(sessions)
     huey.dequeue()
     with sessions() as session:
-        claim = g.claim(session, gid, LEASE)
-        assert g.finish(session, claim, _report("failed", "syntax_error")) == "failed"
+        claim = leases.claim(session, gid, LEASE)
+        assert leases.finish(session, claim, _report("failed", "syntax_error")) == "failed"
     row = _grading(sessions, gid)
     assert (row.status, row.error_code, row.tries) == ("failed", "syntax_error", 1)
     assert _counts(sessions, gid)
@@ -299,8 +301,8 @@ def test_a_stopping_worker_hands_the_grading_back_without_using_a_try(sessions, 
     gid = _submit(sessions)
     huey.dequeue()
     with sessions() as session:
-        claim = g.claim(session, gid, LEASE)
-        outcome = g.finish(session, claim, _report("failed", "cancelled"), stopping=True)
+        claim = leases.claim(session, gid, LEASE)
+        outcome = leases.finish(session, claim, _report("failed", "cancelled"), stopping=True)
     assert outcome == "requeued"
     row = _grading(sessions, gid)
     assert (row.status, row.tries) == ("queued", 0)
@@ -316,9 +318,11 @@ def test_lost_messages_are_found_for_queued_gradings_only(sessions, huey):
 
     enqueue_grading(huey, kept)
     with sessions() as session:
-        g.claim(session, running, LEASE)
+        leases.claim(session, running, LEASE)
     with sessions() as session:
-        found = g.lost_messages(session, pending_ids(huey), 0, now=utcnow() + timedelta(seconds=1))
+        found = sweeper.lost_messages(
+            session, pending_ids(huey), 0, now=utcnow() + timedelta(seconds=1)
+        )
     assert found == [lost]
 
 
@@ -328,8 +332,8 @@ def test_lost_messages_are_found_for_queued_gradings_only(sessions, huey):
 def test_regrade_adds_a_row_and_keeps_the_history_and_is_safe_to_press_twice(sessions, huey):
     gid = _submit(sessions, options={"train_limit": 50})
     with sessions() as session:
-        claim = g.claim(session, gid, LEASE)
-        g.finish(session, claim, _report())
+        claim = leases.claim(session, gid, LEASE)
+        leases.finish(session, claim, _report())
     huey.flush()
     with sessions() as session:
         sub = session.get(Grading, gid).submission
@@ -346,7 +350,7 @@ def test_regrade_adds_a_row_and_keeps_the_history_and_is_safe_to_press_twice(ses
 def test_queue_position_counts_the_gradings_ahead(sessions):
     ids = [_submit(sessions) for _ in range(4)]
     with sessions() as session:
-        g.claim(session, ids[0], LEASE)
+        leases.claim(session, ids[0], LEASE)
     with sessions() as session:
         positions = [g.queue_position(session, session.get(Grading, i)) for i in ids]
     assert positions == [None, 1, 2, 3]
@@ -377,26 +381,26 @@ def test_a_requeued_grading_shows_none_of_its_killed_try(sessions):
     gid = _submit(sessions)
     now = utcnow()
     with sessions() as session:
-        claim = g.claim(session, gid, LEASE, now=now)
+        claim = leases.claim(session, gid, LEASE, now=now)
     with sessions() as session:
-        g.record_event(session, claim, {"event": "phase", "phase": "train", "status": "start"})
-        g.record_event(
+        leases.record_event(session, claim, {"event": "phase", "phase": "train", "status": "start"})
+        leases.record_event(
             session, claim, {"event": "epoch", "epoch": 3, "epochs": 5, "logs": {"loss": 0.4}}
         )
     with sessions() as session:
         shown = progress(session, session.get(Grading, gid).submission)
         assert (shown.status, shown.phase, shown.epoch, shown.loss) == ("running", "train", 3, 0.4)
     with sessions() as session:
-        g.requeue_expired(session, now=now + timedelta(seconds=LEASE + 1))
+        sweeper.requeue_expired(session, now=now + timedelta(seconds=LEASE + 1))
     with sessions() as session:
         shown = progress(session, session.get(Grading, gid).submission)
         assert shown.status == "queued"
         assert (shown.phase, shown.epoch, shown.epochs, shown.loss) == ("", None, None, None)
         assert len(session.get(Grading, gid).events) == 4  # the history is kept
     with sessions() as session:
-        claim = g.claim(session, gid, LEASE, now=now + timedelta(seconds=LEASE + 2))
+        claim = leases.claim(session, gid, LEASE, now=now + timedelta(seconds=LEASE + 2))
     with sessions() as session:
-        g.record_event(session, claim, {"event": "epoch", "epoch": 1, "epochs": 5, "logs": {}})
+        leases.record_event(session, claim, {"event": "epoch", "epoch": 1, "epochs": 5, "logs": {}})
     with sessions() as session:
         shown = progress(session, session.get(Grading, gid).submission)
         assert (shown.status, shown.epoch, shown.loss) == ("running", 1, None)

@@ -15,8 +15,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from server import grading as g
-from server import invitations, retention
+from server import invitations, leases, retention
 from server.models import (
     CandidateSummary,
     Grading,
@@ -139,10 +138,10 @@ def test_a_regrade_gets_parts_of_its_own_and_the_old_report_keeps_its_own(
     assert second != first
     sessions = app.extensions["assay.sessions"]
     with sessions() as session:
-        claim = g.claim(session, second, 60)
+        claim = leases.claim(session, second, 60)
     report = graded_report(accuracy_errors=120)  # below the bar this time
     with sessions() as session:
-        assert g.finish(session, claim, report) == "graded"
+        assert leases.finish(session, claim, report) == "graded"
     stored.after_grading(sessions)(second)
     _code, old = _renders(db, sub.id, first)
     _code, new = _renders(db, sub.id, second)

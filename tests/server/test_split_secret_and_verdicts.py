@@ -4,12 +4,13 @@ flagged pass read as "passed, flagged for review" wherever the hiring team sees 
 The split tests grade through the real worker (SQLite, the grading service) submissions
 that the service refuses before a sandbox starts: the report still records the split drawn
 for the grading, which is what is compared. The verdict tests store a scored report through
-``server.grading.finish``, the worker's own path, and read it back from every place.
+``server.leases.finish``, the worker's own path, and read it back from every place.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -17,8 +18,11 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from graders.options import OptionsError, dumps_options, parse_options
+from graders.pipeline import GradeOptions
 from graders.report import Report
 from server import grading as g
+from server import leases
 from server.models import (
     Assessment,
     CandidateSummary,
@@ -30,7 +34,7 @@ from server.models import (
 from server.queue import QueueSettings, get_huey
 from server.summary import store
 from server.webhooks import graded_payload
-from server.worker import Worker, grade_options
+from server.worker import Worker
 from tests.server.test_review import graded_report
 
 pytestmark = pytest.mark.databases
@@ -128,10 +132,15 @@ def test_the_secret_is_nowhere_but_its_table(
     assert _split_of(factory, gid)["identity"] in report_page  # the identity, not the seed
 
 
-def test_a_stored_split_seed_option_is_ignored_the_claims_is_used():
-    options = grade_options({"tier": "sample", "split_seed": "planted"}, "from-the-claim")
+def test_a_stored_split_seed_option_is_refused_the_claims_is_used():
+    with pytest.raises(OptionsError, match="split_seed"):
+        parse_options({"tier": "sample", "split_seed": "planted"})
+    with pytest.raises(OptionsError, match="never stored"):
+        dumps_options(GradeOptions(tier="sample", split_seed="planted"))
+    stored = parse_options({"tier": "sample"})
+    assert stored.split_seed is None
+    options = dataclasses.replace(stored, split_seed="from-the-claim")  # as the worker does
     assert options.split_seed == "from-the-claim"
-    assert grade_options({"split_seed": "planted"}).split_seed is None
     assert "from-the-claim" not in repr(options)
 
 
@@ -165,9 +174,9 @@ def flagged_pass() -> Report:
 def _store(factory, invitation_id, report: Report) -> int:
     gid = _submit(factory, invitation_id, b"x = 1\n")
     with factory() as session:
-        claim = g.claim(session, gid, 30.0)
+        claim = leases.claim(session, gid, 30.0)
     with factory() as session:
-        assert g.finish(session, claim, report) == "graded"
+        assert leases.finish(session, claim, report) == "graded"
     return gid
 
 

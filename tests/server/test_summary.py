@@ -15,8 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from server import create_app
-from server import grading as g
+from server import create_app, leases
 from server.models import (
     Assessment,
     CandidateSummary,
@@ -174,9 +173,9 @@ def test_summaries_follow_submissions_gradings_and_decisions(app, db, crowd, mak
     sessions = app.extensions["assay.sessions"]
     grading_id = submission.gradings[0].id
     with sessions() as session:  # the worker's path: SQL statements, not the ORM
-        claim = g.claim(session, grading_id, 60)
+        claim = leases.claim(session, grading_id, 60)
     with sessions() as session:
-        assert g.finish(session, claim, graded_report(accuracy_errors=120)) == "graded"
+        assert leases.finish(session, claim, graded_report(accuracy_errors=120)) == "graded"
     summary = _summary(db, invitation.id)
     assert summary.outcome == "below_bar" and summary.headline == pytest.approx(0.4)
     assert summary.attempts == 1

@@ -20,11 +20,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from graders.options import OptionsError, parse_options
 from server import grading as g
+from server import leases, sweeper
 from server.candidates import attempts_used
 from server.models import Grading, ProgressEvent, Submission, utcnow
 from server.queue import QueueSettings, get_huey, pending_ids
-from server.worker import ProgressRecorder, Worker, grade_options
+from server.worker import ProgressRecorder, Worker
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "challenges" / "lenet5-mnist" / "reference" / "solution.py"
@@ -85,10 +87,12 @@ def _attempts(factory, invitation_id) -> int:
 # -- fast: the worker's steps in this process ----------------------------------------------------
 
 
-def test_unknown_options_are_dropped_and_known_ones_kept():
-    options = grade_options(
-        {"tier": "sample", "train_limit": 300, "bars": {"accuracy": 0.9}, "colour": "red"}
-    )
+def test_an_unknown_option_is_an_error_and_known_ones_are_kept():
+    with pytest.raises(OptionsError, match="unknown grading option: 'colour'"):
+        parse_options(
+            {"tier": "sample", "train_limit": 300, "bars": {"accuracy": 0.9}, "colour": "red"}
+        )
+    options = parse_options({"tier": "sample", "train_limit": 300, "bars": {"accuracy": 0.9}})
     assert (options.tier, options.train_limit) == ("sample", 300)
     assert options.bars == {"accuracy": 0.9}  # an assessment's own bar reaches the grading
 
@@ -127,10 +131,10 @@ def test_an_unknown_challenge_is_a_platform_failure_retried_then_given_up(
     assert _attempts(factory, invitation.id) == 0
 
 
-def _claimed(factory, invitation_id, lease=30.0) -> g.Claim:
+def _claimed(factory, invitation_id, lease=30.0) -> leases.Claim:
     gid = _submit(factory, invitation_id, b"x = 1\n", {})
     with factory() as session:
-        return g.claim(session, gid, lease)
+        return leases.claim(session, gid, lease)
 
 
 def test_progress_epochs_are_throttled_and_the_last_one_always_kept(factory, make_invitation):
@@ -163,7 +167,7 @@ def test_a_heartbeat_renews_the_lease_and_a_lost_lease_cancels_the_run(factory, 
     assert _row(factory, claim.grading_id).lease_expires_at > utcnow() + timedelta(seconds=20)
     assert not cancel.is_set()
     with factory() as session:
-        g.requeue_expired(session, now=utcnow() + timedelta(seconds=60))
+        sweeper.requeue_expired(session, now=utcnow() + timedelta(seconds=60))
     recorder({"event": "heartbeat"})
     assert cancel.is_set() and recorder.lost
     assert not any(kind == "heartbeat" for kind, _ in _events(factory, claim.grading_id))

@@ -32,7 +32,7 @@ DURATION_BUCKETS = (5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 #: Waits in the queue (queued to claimed), in seconds: none in a quiet hour, tens of minutes
 #: in a deadline rush.
 WAIT_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
-#: What ``server.grading.requeue_expired`` writes into ``platform_note`` for each expiry.
+#: What ``server.sweeper.requeue_expired`` writes into ``platform_note`` for each expiry.
 LEASE_EXPIRY_NOTE = "stopped renewing its lease"
 
 
