@@ -34,6 +34,8 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) scripts/architecture.py
 
 format: install
 	$(VENV)/bin/ruff format .

@@ -6,8 +6,8 @@ import-linter (``make lint``) holds the floors and the cycles between ``server``
 this script is the module-level view it lacks: a cycle through an import inside a function
 is still a cycle (it ties the modules' meaning, whenever it runs), and importing
 ``pkg.sub`` runs ``pkg/__init__`` first, so that counts as an import of the package too,
-except a module's own packages (Python has run them already). A blueprint package's
-``__init__`` and its ``routes`` may import each other (Flask's pattern). Usage:
+except a module's own packages (Python has run them already: so a blueprint's ``routes``
+importing ``bp`` from its package's ``__init__``, Flask's pattern, is no cycle). Usage:
 
     .venv/bin/python scripts/architecture.py            # prints the problems; rc 1 if any
     .venv/bin/python scripts/architecture.py --graph    # also every module's imports
@@ -95,20 +95,9 @@ def graph(root: Path = ROOT) -> dict[str, set[str]]:
     return {name: imports_of(module, known) for name, module in known.items()}
 
 
-def _blueprint_pair(a: str, b: str, known: dict[str, Module]) -> bool:
-    """``pkg`` and ``pkg.routes``: Flask's blueprint package and its views."""
-    return (b == f"{a}.routes" and known[a].is_package) or (
-        a == f"{b}.routes" and known[b].is_package
-    )
-
-
-def cycles(edges: dict[str, set[str]], known: dict[str, Module]) -> list[list[str]]:
-    """Strongly connected groups of more than one module (Tarjan), the blueprint pairs'
-    edges set aside."""
-    kept = {
-        a: {b for b in targets if b in edges and not _blueprint_pair(a, b, known)}
-        for a, targets in edges.items()
-    }
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan)."""
+    kept = {a: {b for b in targets if b in edges} for a, targets in edges.items()}
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -163,7 +152,7 @@ def problems(root: Path = ROOT) -> list[str]:
         for target in sorted(targets):
             if FLOORS.index(target.split(".")[0]) < floor:
                 found.append(f"up the floors: {name} imports {target}")
-    for group in cycles(edges, known):
+    for group in cycles(edges):
         found.append(f"cycle of {len(group)} modules: {', '.join(group)}")
     for _name, module in sorted(known.items()):
         rel = module.path.relative_to(root).as_posix()
