@@ -62,7 +62,7 @@ def data() -> None:
 @click.option("--force", is_flag=True, help="Rebuild even when the prepared files verify.")
 def data_prepare(names: tuple[str, ...], force: bool) -> None:
     """Build every dataset from installed packages (no download), split and checksum it."""
-    from graders.datasets import prepare
+    from graders.dataset_build import prepare
 
     for ds in prepare(list(names) or None, force=force):
         counts = ", ".join(f"{k} {v}" for k, v in ds.splits.items())
@@ -84,7 +84,7 @@ def data_prepare(names: tuple[str, ...], force: bool) -> None:
 def data_import(name: str, folder: Path, test_set: bool, base_tier: str) -> None:
     """Import original IDX files (gzipped or not) as the full MNIST tier (60,000/10,000),
     or, with --test-set, an operator's own labelled test set for a dataset."""
-    from graders.datasets import import_mnist, import_test_set
+    from graders.dataset_build import import_mnist, import_test_set
 
     if test_set:
         ds = import_test_set(name, folder, base_tier)
@@ -107,7 +107,7 @@ def data_import(name: str, folder: Path, test_set: bool, base_tier: str) -> None
 def data_fetch(name: str, url: str | None) -> None:
     """Download the original MNIST files, verify their pinned SHA-256 and import them as
     the full tier (for operators with internet; grading itself never downloads)."""
-    from graders.datasets import MNIST_URL, fetch_mnist
+    from graders.dataset_build import MNIST_URL, fetch_mnist
 
     source = url or MNIST_URL
     click.echo(f"downloading MNIST from {source}")
