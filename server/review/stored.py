@@ -24,9 +24,9 @@ import sqlalchemy as sa
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from graders.metric_explanation import explain_report
 from graders.plots import report_svgs
 from graders.report import Report
-from server.explain import explain_report
 from server.models import Grading, GradingRender, Submission, SubmissionRender, utcnow
 from server.review import render
 
