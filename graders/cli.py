@@ -98,7 +98,7 @@ def challenges_check_data(slugs: tuple[str, ...]) -> None:
 
 def emit_report(report, json_path: Path | None) -> None:
     """Print ``report`` as text and write its JSON to ``json_path`` ('-' for stdout)."""
-    from graders.render import render_text
+    from graders.report_text import render_text
 
     if json_path is not None and str(json_path) == "-":
         click.echo(report.to_json())

@@ -21,9 +21,9 @@ from graders.errors import UnknownQuestionError
 from graders.theory import load_bank
 from server import audit, concept_checks, dryruns, exports, labels, similarity
 from server.extensions import db
+from server.formatting import id_links
 from server.models import DECISIONS, Grading, Invitation, Submission, User
-from server.rendering import id_links
-from server.review import bp, marking, marking_view, render, stored
+from server.review import bp, fragments, marking, marking_view, stored
 from server.review import service as svc
 from server.security import role_required
 
@@ -357,13 +357,13 @@ def report(submission_id: int):
     session = db()
     invitation = session.get(Invitation, submission.invitation_id)  # access checked above
     grading = _grading_of(submission)
-    data = render.report_dict(grading.report_json if grading else None)
+    data = fragments.report_dict(grading.report_json if grading else None)
     # Code, plots and explanation were rendered once (by the worker, or the first view).
     cells, code = stored.code_view(session, submission)
     svgs, explanation = stored.grading_view(session, grading, data)
     if stored.wrote(session):
         session.commit()
-    logs = {name: render.log_tail(text) for name, text in (data.get("logs") or {}).items()}
+    logs = {name: fragments.log_tail(text) for name, text in (data.get("logs") or {}).items()}
     flagged = svc.similar(session, submission, SIMILAR_SHOWN)
     # This candidate and the flagged ones, as this user may see them, in one go.
     who, *others = svc.identities(
