@@ -51,7 +51,8 @@ import docker
 import numpy as np
 
 from graders.challenges import get_challenge
-from graders.datasets import Tier, open_dataset, write_tier
+from graders.dataset_build import Tier, write_tier
+from graders.datasets import open_dataset
 from graders.paths import data_dir
 from graders.pipeline import GradeOptions, grade
 from graders.warm import WarmPool, shape_for

@@ -156,7 +156,7 @@ def main() -> None:
     args.start = args.start or args.warm
     options = START_OPTIONS if args.start else OPTIONS
 
-    from graders.datasets import prepare
+    from graders.dataset_build import prepare
 
     prepare(["mnist"])
     instance = Path(tempfile.mkdtemp(prefix="assay-bench-queue-"))
@@ -364,7 +364,7 @@ def _p(values: list[float], q: float) -> str:
 
 
 def main_redis(args) -> None:
-    from graders.datasets import prepare
+    from graders.dataset_build import prepare
 
     prepare(["mnist"])
     os.environ.pop("ASSAY_QUEUE_URL", None)

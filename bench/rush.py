@@ -471,7 +471,7 @@ def main() -> None:
     global _TRAIN_LIMIT
     _TRAIN_LIMIT = args.train_limit
 
-    from graders.datasets import prepare
+    from graders.dataset_build import prepare
 
     prepare(["mnist"])
     arrivals = plan(args.scale, args.window, args.seed)

@@ -97,11 +97,11 @@ def _register_basics(app: Flask) -> None:
     app.after_request(add_security_headers)
     labels.init_app(app)
 
-    from server.rendering import format_number
+    from server.formatting import format_number
 
     @app.template_filter("number")
     def number(value, signed: bool = False) -> str:
-        """A metric for display in the page's locale (``server.rendering.format_number``)."""
+        """A metric for display in the page's locale (``server.formatting.format_number``)."""
         return format_number(value, signed=signed)
 
     @app.context_processor

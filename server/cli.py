@@ -324,7 +324,7 @@ def _stop(procs: list[subprocess.Popen], seconds: float = 30) -> None:
 )
 def demo(host: str, port: int, instance: Path | None, grade: bool | None, sandbox: str) -> None:
     """Prepare data, set up a fresh demo instance, serve web and worker on 127.0.0.1."""
-    from graders.datasets import prepare
+    from graders.dataset_build import prepare
 
     if grade is None:
         grade = os.environ.get("ASSAY_DEMO_GRADE", "").lower() in ("1", "true", "yes", "on")

@@ -73,7 +73,7 @@ def check_image() -> Check:
 
 
 def check_data() -> Check:
-    from graders.datasets import BUILDERS, _verified_tiers
+    from graders.dataset_build import BUILDERS, _verified_tiers
     from graders.paths import data_dir
 
     missing = [name for name in BUILDERS if not _verified_tiers(name, None)]

@@ -17,7 +17,7 @@ def prepared_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
     Tests must not modify these files: copy a tier (or write a small one) to corrupt it.
     """
-    from graders.datasets import prepare
+    from graders.dataset_build import prepare
 
     root = tmp_path_factory.mktemp("data")
     prepare(root=root)

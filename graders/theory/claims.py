@@ -44,7 +44,7 @@ class Reading(StrEnum):
 
 
 @dataclass(frozen=True)
-class Verdict:
+class CuedReading:
     """A reading and, unless asserted plainly, the cue that decided it (character offsets)."""
 
     reading: Reading
@@ -146,7 +146,7 @@ _NEXT_SENTENCE = re.compile(
 
 def read(
     answer: Answer, start: int, end: int, pattern: re.Pattern[str], wide: bool = False
-) -> Verdict:
+) -> CuedReading:
     """How the answer treats the claim matched at ``[start, end)`` by ``pattern``.
 
     ``wide`` (for misconceptions) lets a judgment anywhere later in the sentence refute the
@@ -178,7 +178,7 @@ def read(
         if cue is None and (wide or number > 0):
             cue = _outside(_LOOSE_ENDORSEMENT, text, begin, stop, start, end, spelled)
         if cue:
-            return Verdict(Reading.ASSERTED, cue)
+            return CuedReading(Reading.ASSERTED, cue)
     cue = None
     for begin, stop in scopes:
         cue = cue or _outside(_JUDGMENT, text, begin, stop, start, end, spelled)
@@ -187,22 +187,22 @@ def read(
     if cue is None:
         cue = _next_sentence_judgment(answer, index)
     if cue:
-        return Verdict(Reading.REFUTED, cue)
+        return CuedReading(Reading.REFUTED, cue)
     head = _list_head(answer, clauses, first)
     cue = _before(answer, _NEGATION, head, start, _NEGATION_WORDS)
     cue = cue or _before(answer, _NEGATION_NEAR, head, start, _NEAR_WORDS)
     cue = cue or _inside(_NEGATION, text, start, end, spelled)
     cue = cue or _search(_DENIAL, text, end, high)
     if cue:
-        return Verdict(Reading.NEGATED, cue)
+        return CuedReading(Reading.NEGATED, cue)
     return _question_or_assertion(answer, start, low, high)
 
 
-def _question_or_assertion(answer: Answer, start: int, low: int, high: int) -> Verdict:
+def _question_or_assertion(answer: Answer, start: int, low: int, high: int) -> CuedReading:
     text, sentence_end = answer.lowered, answer.sentence(start)[1]
     if text[sentence_end : sentence_end + 1] == "?" or text[low:high].rstrip().endswith("吗"):
-        return Verdict(Reading.QUESTIONED, (sentence_end, sentence_end + 1))
-    return Verdict(Reading.ASSERTED)
+        return CuedReading(Reading.QUESTIONED, (sentence_end, sentence_end + 1))
+    return CuedReading(Reading.ASSERTED)
 
 
 def _next_has_cue(answer: Answer, index: int) -> bool:

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from graders.theory.bank import KeyPoint, Misconception, Question
-from graders.theory.claims import Reading, Verdict, read
+from graders.theory.claims import CuedReading, Reading, read
 from graders.theory.text import Answer
 
 MAX_ANSWER_CHARS = 5_000
@@ -221,7 +221,7 @@ def _missed(point: KeyPoint, mention: Mention | None = None) -> MissedPoint:
 
 def _readings(
     patterns: tuple[re.Pattern[str], ...], answer: Answer, wide: bool = False
-) -> Iterator[tuple[re.Match[str], Verdict]]:
+) -> Iterator[tuple[re.Match[str], CuedReading]]:
     """Matches of ``patterns`` in order of position, each read when the caller asks for it.
 
     Finding matches is cheap; reading one costs a dozen searches, so callers stop at the
@@ -240,7 +240,7 @@ def _readings(
 
 def _credit(point: KeyPoint, answer: Answer) -> PointMatch | Mention | None:
     """The earliest asserted match in prose, else the earliest asserted one, else why not."""
-    first: tuple[re.Match[str], Verdict] | None = None
+    first: tuple[re.Match[str], CuedReading] | None = None
     listed: re.Match[str] | None = None
     for match, verdict in _readings(point.patterns.all, answer):
         first = first or (match, verdict)
@@ -262,7 +262,7 @@ def _credit(point: KeyPoint, answer: Answer) -> PointMatch | Mention | None:
 
 def _find_misconceptions(result: TheoryScore, question: Question, answer: Answer) -> None:
     for item in question.misconceptions:
-        first: tuple[re.Match[str], Verdict] | None = None
+        first: tuple[re.Match[str], CuedReading] | None = None
         for match, verdict in _readings(item.patterns.all, answer, wide=True):
             first = first or (match, verdict)
             if verdict.reading is Reading.ASSERTED:
@@ -278,7 +278,7 @@ def _find_misconceptions(result: TheoryScore, question: Question, answer: Answer
 
 
 def _hit(
-    item: Misconception, answer: Answer, match: re.Match[str], verdict: Verdict
+    item: Misconception, answer: Answer, match: re.Match[str], verdict: CuedReading
 ) -> MisconceptionHit:
     span, cue = _span(answer, match), _cue(answer, verdict)
     return MisconceptionHit(
@@ -305,7 +305,7 @@ def _span(answer: Answer, match: re.Match[str]) -> Span:
     return Span(answer.text[match.start() : match.end()], match.start(), match.end())
 
 
-def _cue(answer: Answer, verdict: Verdict) -> Span | None:
+def _cue(answer: Answer, verdict: CuedReading) -> Span | None:
     if verdict.cue is None:
         return None
     start, end = verdict.cue

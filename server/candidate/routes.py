@@ -16,8 +16,8 @@ from server import candidates, concept_checks, invitations, submission_status
 from server.candidate import bp
 from server.candidate.forms import AnswerForm, ChecksForm, StartForm, UploadForm
 from server.extensions import db
+from server.formatting import render_markdown
 from server.models import utcnow
-from server.rendering import render_markdown
 
 LINK_STATUS = {"unknown": 404, "expired": 410, "revoked": 403}
 STATUS_LABELS = {

@@ -44,6 +44,6 @@ class GradingRender(Base):
     )
     version: Mapped[str] = mapped_column(sa.String(64))
     plots_json: Mapped[str] = mapped_column(sa.Text)
-    #: ``server.explain.Explanation.to_dict()``, or null when the report was not scored.
+    #: ``graders.metric_explanation.Explanation.to_dict()``, or null when the report was not scored.
     explanation_json: Mapped[str] = mapped_column(sa.Text)
     rendered_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,6 +15,7 @@ from graders.challenges import all_challenges
 from graders.theory import load_bank
 from server import assessments, fairqueue, invitations
 from server.extensions import db
+from server.formatting import format_number, id_links
 from server.forms import flash_errors
 from server.labels import challenge_title, lang, metric_label
 from server.mail import backend, invitation_mail
@@ -28,7 +29,6 @@ from server.recruiter.forms import (
     ExtraTimeForm,
     InviteForm,
 )
-from server.rendering import format_number, id_links
 from server.security import role_required
 from server.stages import state_at
 from server.summary import store
@@ -236,7 +236,7 @@ def preview(assessment_id: int):
     from flask_babel import get_locale
 
     from graders.challenges import get_challenge
-    from server.rendering import render_markdown
+    from server.formatting import render_markdown
 
     found = _assessment_or_404(assessment_id)
     lang = "zh" if str(get_locale() or "en").startswith("zh") else "en"

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from graders.theory import load_bank
 from server.models import Assessment, Invitation, TheoryAnswer, TheoryMark, User
 from server.models.review import MISCONCEPTION, POINT
-from server.review import blind_review, marking, render, theory_scores
+from server.review import blind_review, fragments, marking, theory_scores
 
 
 def words() -> dict[str, str]:
@@ -140,7 +140,7 @@ def candidate_theory(session: Session, user: User, invitation: Invitation, lang:
                 "question": question,
                 "answer": answer,
                 "reading": reading,
-                "segments": render.answer_segments(answer.text, reading, lang) if answer else [],
+                "segments": fragments.answer_segments(answer.text, reading, lang) if answer else [],
                 "points": points,
                 "flagged": [m for m in items if m["flagged"] or m["corrected"]],
                 "unflagged": [m for m in items if not (m["flagged"] or m["corrected"])],

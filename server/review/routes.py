@@ -15,8 +15,8 @@ from graders.errors import UnknownQuestionError
 from graders.theory import load_bank
 from server import audit, concept_checks, exports, labels
 from server.extensions import db
+from server.formatting import id_links
 from server.models import DECISIONS, User
-from server.rendering import id_links
 from server.review import access, blind_review, bp, decisions, marking, marking_view, theory_scores
 from server.review.lookups import STAFF, assessment_or_404, int_arg, invitation_or_404
 from server.security import role_required

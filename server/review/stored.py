@@ -24,11 +24,11 @@ import sqlalchemy as sa
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from graders.metric_explanation import explain_report
 from graders.plots import report_svgs
 from graders.report import Report
-from server.explain import explain_report
 from server.models import Grading, GradingRender, Submission, SubmissionRender, utcnow
-from server.review import render
+from server.review import fragments
 
 #: Bump the number when what is stored changes (markup, plots, explanation fields); the
 #: Pygments version is part of it because the page's CSS classes come from Pygments.
@@ -37,7 +37,7 @@ FINISHED = ("graded", "failed")
 _WROTE = "assay.stored.wrote"
 
 
-def code_view(session: Session, submission: Submission) -> tuple[list[render.Cell] | None, Any]:
+def code_view(session: Session, submission: Submission) -> tuple[list[fragments.Cell] | None, Any]:
     """(notebook cells, None) or (None, highlighted code) of ``submission``, as stored."""
     row = session.execute(
         sa.select(SubmissionRender.version, SubmissionRender.kind, SubmissionRender.body).where(
@@ -56,7 +56,7 @@ def code_view(session: Session, submission: Submission) -> tuple[list[render.Cel
         kind, body = row.kind, row.body
     if kind == "cells":
         return [
-            render.Cell(c["kind"], c["source"], Markup(c["html"]) if c["html"] else None)
+            fragments.Cell(c["kind"], c["source"], Markup(c["html"]) if c["html"] else None)
             for c in json.loads(body)
         ], None
     return None, Markup(body)
@@ -113,12 +113,12 @@ def after_grading(factory):
 
 def _render_code(submission: Submission) -> tuple[str, str]:
     if submission.filename.endswith(".ipynb"):
-        cells = render.notebook_cells(submission.source)
+        cells = fragments.notebook_cells(submission.source)
         if cells is not None:
             return "cells", json.dumps(
                 [{"kind": c.kind, "source": c.source, "html": c.html} for c in cells]
             )
-    return "code", str(render.code_html(render.source_text(submission.source)))
+    return "code", str(fragments.code_html(fragments.source_text(submission.source)))
 
 
 def _render_grading(report: Report | None) -> tuple[dict[str, str], dict | None]:
@@ -127,7 +127,7 @@ def _render_grading(report: Report | None) -> tuple[dict[str, str], dict | None]
     svgs = {}
     if report.status == "graded":
         drawn = report_svgs(report)
-        svgs = {name: render.svg_data_uri(svg) for name, svg in drawn.items()}
+        svgs = {name: fragments.svg_data_uri(svg) for name, svg in drawn.items()}
     explanation = explain_report(report)
     return svgs, explanation.to_dict() if explanation is not None else None
 

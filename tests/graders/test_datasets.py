@@ -13,16 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graders.datasets import (
-    LINE_BREAKS,
-    Tier,
-    import_mnist,
-    list_prepared,
-    open_dataset,
-    prepare,
-    read_array,
-    write_tier,
-)
+from graders.dataset_build import LINE_BREAKS, Tier, import_mnist, prepare, write_tier
+from graders.datasets import list_prepared, open_dataset, read_array
 from graders.errors import DatasetError
 
 TIERS = [("mnist", "sample"), ("reviews", "full"), ("reviews", "sample")]
@@ -405,7 +397,8 @@ def test_manifest_records_source_and_seed(tmp_path):
 def test_review_texts_hold_no_line_break_characters(prepared_data):
     # Keras stores a TextVectorization vocabulary one term per line; a U+0085 inside a
     # token (IMDB has 724) made saved models fail to load in the predict phase.
-    from graders.datasets import LINE_BREAKS, open_dataset
+    from graders.dataset_build import LINE_BREAKS
+    from graders.datasets import open_dataset
 
     breaks = set(map(chr, LINE_BREAKS))
     for tier in ("sample", "full"):
@@ -423,7 +416,7 @@ def test_no_review_text_is_in_both_train_and_test(prepared_data, tier):
 
 
 def test_without_leaks_drops_repeated_texts_and_keeps_classes_balanced():
-    from graders.datasets import without_leaks
+    from graders.dataset_build import without_leaks
 
     x = np.array(["a", "b", "c", "d", "e", "f"], dtype=object)
     y = np.array([0, 1, 0, 1, 0, 1])

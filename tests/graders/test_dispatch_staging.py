@@ -21,7 +21,8 @@ from graders import service
 from graders.challenges import get_challenge
 from graders.errors import DatasetError
 from graders.phases import sliced, write_data
-from graders.pipeline import GradeOptions, _hidden_sets, _HiddenInputs, _test_rows
+from graders.pipeline import GradeOptions
+from graders.predict_phase import HiddenInputs, _hidden_sets, _test_rows
 from graders.scoring import open_challenge_dataset
 from graders.shadow import disguise
 
@@ -84,7 +85,7 @@ def test_hidden_inputs_are_written_in_their_disguise_under_the_names_given_befor
     disguises = {name: disguise(rows, rng) for name in ("test", "shadow")}
     suffix = dataset.x_path("test").suffix
     paths = {d.name: f"/job/{d.name}{suffix}" for d in disguises.values()}
-    hidden = _HiddenInputs(challenge, dataset, options, seed, tmp_path, disguises, paths)
+    hidden = HiddenInputs(challenge, dataset, options, seed, tmp_path, disguises, paths)
 
     hidden.start()
     hidden.start()  # a second start (a warm slot that died, then cold) does nothing
@@ -108,7 +109,7 @@ def test_hidden_inputs_that_fail_raise_in_the_grading_thread(mnist, tmp_path):
     options = GradeOptions(test_limit=10)
     rng = np.random.default_rng(1)
     wrong = {"test": disguise(11, rng)}  # a manifest that disagrees with the file
-    hidden = _HiddenInputs(challenge, dataset, options, 1, tmp_path, wrong, {})
+    hidden = HiddenInputs(challenge, dataset, options, 1, tmp_path, wrong, {})
 
     hidden.start()
     with pytest.raises(RuntimeError, match="11"):
@@ -118,7 +119,7 @@ def test_hidden_inputs_that_fail_raise_in_the_grading_thread(mnist, tmp_path):
 
 def test_hidden_inputs_never_started_are_not_made_by_join(mnist, tmp_path):
     challenge, dataset = mnist
-    hidden = _HiddenInputs(challenge, dataset, GradeOptions(), 1, tmp_path, {}, {})
+    hidden = HiddenInputs(challenge, dataset, GradeOptions(), 1, tmp_path, {}, {})
 
     hidden.join()  # the train phase failed before its sandbox: nothing to wait for
 

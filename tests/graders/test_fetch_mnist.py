@@ -17,7 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from graders.cli import main
-from graders.datasets import MNIST_SHA256, fetch_mnist, open_dataset
+from graders.dataset_build import MNIST_SHA256, fetch_mnist
+from graders.datasets import open_dataset
 from graders.errors import DatasetError
 from tests.conftest import unavailable
 

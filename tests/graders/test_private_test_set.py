@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from graders.challenges import get_challenge
-from graders.datasets import Tier, import_test_set, open_dataset, write_tier
+from graders.dataset_build import Tier, import_test_set, write_tier
+from graders.datasets import open_dataset
 from graders.errors import DatasetError
 from graders.scoring import blank_report
 

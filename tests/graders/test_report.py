@@ -7,7 +7,6 @@ import json
 import pytest
 
 from graders.plots import confusion_svg, history_svg, report_svgs, roc_svg
-from graders.render import render_text
 from graders.report import (
     MetricValue,
     Report,
@@ -16,6 +15,7 @@ from graders.report import (
     Verdict,
     failed_report,
 )
+from graders.report_text import render_text
 
 
 def make_set(name: str = "test", **overrides) -> SetScore:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from graders.challenges import ChallengeSpec, get_challenge
-from graders.render import render_text
 from graders.report import Report
+from graders.report_text import render_text
 from graders.scoring import budget_checks, verdict
 from graders.shadow import Disguise, disguise, gap_check, perturb
 from graders.signals import source_flags

@@ -70,7 +70,7 @@ def test_the_secret_counts_whole_and_test_labels_stay_unreadable_to_others(prepa
 
 
 def test_official_splits_stay_as_published(prepared_data, tmp_path):
-    from graders.datasets import Tier, write_tier
+    from graders.dataset_build import Tier, write_tier
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 255, (40, 28, 28), dtype=np.uint8)

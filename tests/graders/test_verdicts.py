@@ -9,8 +9,8 @@ import pytest
 
 from graders import verdicts
 from graders.cli import exit_code, summary_line
-from graders.render import render_text
 from graders.report import Report, ThresholdCheck, Verdict
+from graders.report_text import render_text
 
 MET = ThresholdCheck("accuracy", "Accuracy", 0.93, 0.99, True, 0.06)
 

@@ -114,7 +114,7 @@ def test_a_grading_on_an_operators_own_test_set_says_its_labels_are_private(
 ):
     import shutil
 
-    from graders.datasets import import_test_set
+    from graders.dataset_build import import_test_set
     from graders.paths import data_dir
 
     root = tmp_path / "data"

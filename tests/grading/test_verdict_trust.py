@@ -12,7 +12,7 @@ import pytest
 from graders.catalogue import SANDBOX_WARNINGS
 from graders.challenges import get_challenge
 from graders.cli import exit_code
-from graders.render import render_text
+from graders.report_text import render_text
 
 from .conftest import HOSTILE
 from .test_hostile_output import assert_safe

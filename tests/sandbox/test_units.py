@@ -14,6 +14,7 @@ import pytest
 from sandbox import bwrap_backend
 from sandbox.archive import MAX_MEMBERS, ChunkReader, safe_extract
 from sandbox.base import Job, Limits, wait_for
+from sandbox.bwrap_command import PythonLayout, bwrap_argv, python_layout
 from sandbox.docker_backend import DockerSandbox, container_options
 from sandbox.errors import SandboxUnavailable
 from sandbox.registry import BACKENDS, get_sandbox
@@ -107,11 +108,11 @@ def test_container_options_request_gpus(tmp_path):
 
 def bwrap_command(tmp_path: Path, **limits) -> list[str]:
     job = make_job(tmp_path, **limits)
-    python = bwrap_backend.PythonLayout(
+    python = PythonLayout(
         binds=("/opt/venv", "/opt/python3.11"), hidden=("/opt/python3.11/lib/site-packages",)
     )
     etc = {"/etc/passwd": 7, "/etc/group": 8}
-    return bwrap_backend.bwrap_argv(job, "bwrap", python, etc, ["/opt/venv/bin/python", "x"])
+    return bwrap_argv(job, "bwrap", python, etc, ["/opt/venv/bin/python", "x"])
 
 
 def pairs(argv: list[str], flag: str) -> list[tuple[str, str]]:
@@ -173,7 +174,7 @@ def test_rlimits_fall_back_when_there_is_no_cgroup():
 def test_python_layout_covers_the_interpreter():
     import sys
 
-    layout = bwrap_backend.python_layout(sys.executable)
+    layout = python_layout(sys.executable)
     assert layout.venv == os.path.realpath(sys.prefix)  # bound at /opt/venv
     assert layout.inside(sys.executable).startswith("/opt/venv/bin/")
     assert any(sys.base_prefix.startswith(path) for path in layout.binds)

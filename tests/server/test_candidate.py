@@ -241,7 +241,7 @@ def test_statement_is_rendered_in_english_and_chinese(client, make_invitation):
 
 
 def test_markdown_is_sanitised():
-    from server.rendering import render_markdown
+    from server.formatting import render_markdown
 
     html = str(render_markdown("<script>alert(1)</script>\n\n[x](javascript:alert(1)) **ok**"))
     assert "<script" not in html and 'href="javascript' not in html

@@ -7,9 +7,9 @@ import pytest
 
 from graders import scoring
 from graders.challenges import get_challenge
+from graders.metric_explanation import explain_matrix, explain_report
 from graders.predictions import Predictions
 from graders.report import Report
-from server.explain import explain_matrix, explain_report
 
 
 def _report(matrix, names, status="graded"):
