@@ -16,7 +16,7 @@ bounded number of times from a few threads, each request a new connection:
 
 Similarity flags and the report's rendered parts (code, plots, explanation) are stored once
 per submission after its grading (the worker's steps, ``server.similarity.check`` and
-``server.review.stored``); the bench runs those steps for the submissions whose reports it
+``server.reviewing.stored``); the bench runs those steps for the submissions whose reports it
 requests and prints what they cost. Prints requests/s and p50/p99 in milliseconds per page;
 a request that gets no page (an error, or gunicorn's 30 s worker timeout) is counted as
 failed. Stops by itself and removes the instance.
@@ -331,9 +331,9 @@ def check_similarity(factory, submission_ids: list[int]) -> list[float]:
 
 def render_reports(factory, submission_ids: list[int]) -> list[float]:
     """The worker's other after-grading step: the report's code, plots and explanation
-    rendered once and stored (``server.review.stored``); seconds each."""
+    rendered once and stored (``server.reviewing.stored``); seconds each."""
     try:
-        from server.review import stored
+        from server.reviewing import stored
     except ImportError:  # before the parts were stored: the page renders them
         return []
     from server.models import Submission

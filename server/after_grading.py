@@ -67,7 +67,7 @@ def standard_steps(factory, config) -> AfterGrading:
     report's stored page parts, the similarity check (a mail that fails does not stop the
     webhook)."""
     from server import similarity, webhooks
-    from server.review import stored
+    from server.reviewing import stored
 
     steps = AfterGrading()
     steps.register("result mail", result_mail(factory, config))

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from graders.challenges import get_challenge
 from server import concept_checks
 from server.models import Assessment, Grading, Invitation, Submission, User
-from server.review import blind_review, marking, theory_scores
-from server.summary.numbers import candidate_numbers
+from server.reviewing import blind_review, marking, theory_scores
+from server.reviewing.numbers import candidate_numbers
 from server.summary.rows import latest_decisions
 from server.summary.table import candidates_table
 

@@ -6,7 +6,7 @@ answer makes, with weights) and misconceptions (wrong claims, with penalties), e
 match patterns in English and Chinese. :func:`score_answer` applies the rubric to an answer
 in English, Chinese or a mix and records, for every credit and every penalty, the span of the
 answer it came from. The result is evidence for a reviewer, who marks each key point
-(``server.review.marking``); its total is never shown as a grade (issue 18), only measured
+(``server.reviewing.marking``); its total is never shown as a grade (issue 18), only measured
 against labelled answers (``assay theory check``).
 
 Scoring rules, in order:

@@ -13,7 +13,7 @@ from server.api import schemas as s
 from server.extensions import csrf, db
 from server.models import Invitation, Submission
 from server.models.api import READ, WRITE
-from server.review import access, blind_review
+from server.reviewing import access, blind_review
 from server.summary.table import candidates_table
 
 csrf.exempt(bp)

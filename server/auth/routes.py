@@ -68,8 +68,8 @@ def password():
 @login_required
 def home():
     """The reviewer's home: their assessments and what awaits their review there."""
-    from server.review import access
+    from server.summary import awaiting
 
-    rows = access.awaiting_review(db(), current_user)
+    rows = awaiting.awaiting_review(db(), current_user)
     db().commit()  # summaries made on the way (summary.store.ensure)
     return render_template("auth/home.html", rows=rows)

@@ -4,7 +4,7 @@ A submission's source never changes, nor does a grading's report (a re-grade is 
 grading), so what the report page draws from them is rendered once, by the worker after the
 grading or on the first view, and kept here: the highlighted code (Pygments) of a
 submission, the plots (matplotlib SVGs) and the metrics explanation of a grading. Each row
-records the ``version`` of the rendering that made it (``server.review.stored``); a row of
+records the ``version`` of the rendering that made it (``server.reviewing.stored``); a row of
 another version is rendered again when next read.
 """
 

@@ -91,7 +91,7 @@ class TheoryMark(Base):
     """One reviewer's mark on one key point (correct / partly / wrong or missing) or one
     misconception (present / absent) of one answer. Appended, never updated: the newest row
     per (answer, reviewer, item) is the mark, the older ones its history
-    (``server.review.marking`` computes the question's score from the marks)."""
+    (``server.reviewing.marking`` computes the question's score from the marks)."""
 
     __tablename__ = "theory_marks"
     __table_args__ = (

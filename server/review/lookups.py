@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from server.extensions import db
 from server.models import Assessment, Invitation, Submission
-from server.review import access
+from server.reviewing import access
 
 STAFF = ("recruiter", "reviewer")
 

@@ -1,5 +1,5 @@
 """What the candidate page's theory section and the calibration page show, as plain values
-(translated words here; the rules are in ``server.review.marking``)."""
+(translated words here; the rules are in ``server.reviewing.marking``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from graders.theory import load_bank
 from server.models import Assessment, Invitation, TheoryAnswer, TheoryMark, User
 from server.models.review import MISCONCEPTION, POINT
-from server.review import blind_review, fragments, marking, theory_scores
+from server.reviewing import blind_review, fragments, marking, theory_scores
 
 
 def words() -> dict[str, str]:

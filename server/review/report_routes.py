@@ -14,8 +14,9 @@ from graders.options import OptionsError
 from server import dryruns, exports, labels, similarity
 from server.extensions import db
 from server.models import Grading, Invitation, Submission
-from server.review import access, blind_review, bp, regrades, stored
+from server.review import bp
 from server.review.lookups import STAFF, int_arg, submission_or_404
+from server.reviewing import access, blind_review, regrades, stored
 from server.security import role_required
 
 #: The most similar submissions named on a report.

@@ -9,8 +9,9 @@ from flask_login import current_user
 
 from server import retention
 from server.extensions import db
-from server.review import access, bp
+from server.review import bp
 from server.review.lookups import STAFF, assessment_or_404, invitation_or_404
+from server.reviewing import access
 from server.security import role_required
 
 

@@ -17,8 +17,9 @@ from server import audit, concept_checks, exports, labels
 from server.extensions import db
 from server.formatting import id_links
 from server.models import DECISIONS, User
-from server.review import access, blind_review, bp, decisions, marking, marking_view, theory_scores
+from server.review import bp, marking_view
 from server.review.lookups import STAFF, assessment_or_404, int_arg, invitation_or_404
+from server.reviewing import access, blind_review, decisions, marking, theory_scores
 from server.security import role_required
 from server.summary.rows import build_rows
 from server.summary.table import candidates_table

@@ -14,15 +14,16 @@ in the same transaction:
   notes the invitation, and the rows are refreshed just before the commit; deleting an
   invitation renumbers the later ones ("Candidate 7" is the 7th invitation still there);
 - through SQL statements that bypass the ORM (a grading stored or given up on by
-  ``server.grading``): the writer calls :func:`changes.touch_submission`.
+  ``server.leases`` and ``server.sweeper``): the writer calls :func:`changes.touch_submission`.
 
 An assessment whose invitations have no summary yet (made before this table, or inserted
 in bulk) gets them on its first table view (:func:`store.ensure`).
 
 The package's rooms: ``rows`` builds a candidate's row from what it is made of, ``store``
-writes the rows (and makes missing ones), ``numbers`` numbers the candidates, ``page``
-reads a sorted, filtered page of them in SQL, ``table`` makes that page the candidates
-table a user sees, ``listeners`` keeps the rows up to date (installed by whoever writes
+writes the rows (and makes missing ones), ``page`` reads a sorted, filtered page of them in
+SQL, ``table`` makes that page the candidates table a user sees, ``awaiting`` counts what
+awaits each reviewer (the reviewer's home), ``listeners`` keeps the rows up to date (installed by whoever writes
 through sessions: ``listeners.install()``), ``changes`` takes the notes of the writers
-they cannot see. The state machine whose stage they store is ``server.stages``.
+they cannot see. The state machine whose stage they store is ``server.stages``; the candidates' numbers
+("Candidate 7") are blind review's, ``server.reviewing.numbers``.
 """

@@ -26,8 +26,8 @@ from server.models import (
     TheoryMark,
     TheoryReview,
 )
+from server.reviewing.numbers import label_key, window_numbers
 from server.summary.changes import DIRTY_SUBMISSIONS
-from server.summary.numbers import label_key, window_numbers
 from server.summary.store import refresh
 
 _DIRTY = "assay.summary.invitations"

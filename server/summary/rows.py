@@ -24,11 +24,11 @@ from server.models import (
     TheoryAnswer,
     User,
 )
+from server.reviewing.numbers import candidate_numbers
 from server.stages import stage_of, state_at
-from server.summary.numbers import candidate_numbers
 
 if TYPE_CHECKING:
-    from server.review.blind_review import Identity
+    from server.reviewing.blind_review import Identity
 
 
 @dataclass
@@ -119,9 +119,9 @@ def build_rows(
     if ids is not None and not ids:
         return []
     # Imported here: ``server.review`` imports its routes, which import this package.
-    from server.review import marking
-    from server.review.blind_review import Identity, blinds, revealed_ids
-    from server.review.theory_scores import reading, total_of_answers
+    from server.reviewing import marking
+    from server.reviewing.blind_review import Identity, blinds, revealed_ids
+    from server.reviewing.theory_scores import reading, total_of_answers
 
     now = now or invitations.utcnow()
     mine_only = (

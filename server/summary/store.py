@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from server.models import Assessment, CandidateSummary, Invitation
-from server.summary.numbers import label_key
+from server.reviewing.numbers import label_key
 from server.summary.rows import build_rows
 
 _BATCH = 500

@@ -55,7 +55,7 @@ def candidates_table(
     request; it is derived in the query from the stored stage and end (``state_at``).
     """
     # Imported here: ``server.review`` imports its routes, which import this package.
-    from server.review.blind_review import blinds, revealed_ids
+    from server.reviewing.blind_review import blinds, revealed_ids
 
     sort = sort if sort in SORTS else "candidate"
     outcome = outcome if outcome in OUTCOMES else None
@@ -109,7 +109,7 @@ def candidates_table(
 def _stored_row(r, blind: bool, now: datetime) -> CandidateRow:
     """A table row from a summary row (``page.page``)."""
     # Imported here: ``server.review`` imports its routes, which import this package.
-    from server.review.blind_review import Identity
+    from server.reviewing.blind_review import Identity
 
     who = Identity(
         r.number,

@@ -11,7 +11,8 @@ import pytest
 from server import assessments, candidates
 from server.mail import Mail, OutboxBackend
 from server.models import MailOutbox, ReviewAssignment, TheoryAnswer, utcnow
-from server.review import awaiting, decisions
+from server.reviewing import decisions
+from server.summary import awaiting
 from tests.server.test_review import _submission, graded_report
 
 pytestmark = pytest.mark.databases

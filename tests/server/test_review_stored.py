@@ -26,9 +26,9 @@ from server.models import (
     TheoryAnswer,
     utcnow,
 )
-from server.review import stored, theory_scores
+from server.reviewing import stored, theory_scores
+from server.reviewing.numbers import window_numbers
 from server.stages import state_at
-from server.summary.numbers import window_numbers
 from server.summary.table import candidates_table
 from tests.server.test_review import GOOD_ANSWER, _submission, build_world, graded_report
 

@@ -23,7 +23,7 @@ from server.models import (
     WebhookDelivery,
     utcnow,
 )
-from server.review import marking, theory_scores
+from server.reviewing import marking, theory_scores
 from server.summary.page import SORTS
 from tests.server.test_review import ALICE, GOOD_ANSWER, build_world
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from server.models import Assessment, CandidateSummary, User
-from server.review.access import reviewable
+from server.reviewing.access import reviewable
 from server.summary import store
 
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from server import audit, webhooks
 from server.models import DECISIONS, Decision, Invitation, User
-from server.review.access import ReviewError
+from server.reviewing.access import ReviewError
 
 
 def decide(

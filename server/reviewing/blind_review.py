@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from server import audit
 from server.models import REVIEWER, Assessment, Invitation, Reveal, User
-from server.summary.numbers import candidate_numbers
+from server.reviewing.numbers import candidate_numbers
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from graders.theory import TheoryScore, load_bank, score_answer
 from server.models import Assessment, Invitation, TheoryReview
-from server.review import marking
+from server.reviewing import marking
 
 
 @lru_cache(maxsize=4096)

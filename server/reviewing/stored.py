@@ -28,7 +28,7 @@ from graders.metric_explanation import explain_report
 from graders.plots import report_svgs
 from graders.report import Report
 from server.models import Grading, GradingRender, Submission, SubmissionRender, utcnow
-from server.review import fragments
+from server.reviewing import fragments
 
 #: Bump the number when what is stored changes (markup, plots, explanation fields); the
 #: Pygments version is part of it because the page's CSS classes come from Pygments.
