@@ -342,7 +342,8 @@ SETTINGS: tuple[Setting, ...] = (
         "ASSAY_MAX_TRIES",
         "int",
         3,
-        "tries a grading gets before it is failed (a lost lease counts as one)",
+        "claims a grading gets: each try a worker takes counts, and after this many an "
+        "expired lease fails it as a platform error (docs/grading.md)",
         ("web", "worker"),
         minimum=1,
         unit="tries",
