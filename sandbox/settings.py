@@ -410,7 +410,6 @@ SETTINGS: tuple[Setting, ...] = (
         "host uid bwrap jobs run as when the grader is root (one that owns nothing)",
         ("worker", "cli"),
         minimum=0,
-        unit="a user id",
     ),
     Setting(
         "ASSAY_SANDBOX_GID",
@@ -420,7 +419,6 @@ SETTINGS: tuple[Setting, ...] = (
         ("worker", "cli"),
         default_text="`ASSAY_SANDBOX_UID`",
         minimum=0,
-        unit="a group id",
     ),
     # -- the demo
     Setting(
