@@ -107,9 +107,10 @@ class DockerSandbox(Sandbox):
     ):
         if user.split(":")[0] in ("0", "root"):
             raise ValueError("sandboxed jobs never run as root")
+        image = image or default_image()
         docker = _docker()
         self.client = client or docker.from_env()
-        self.image, self.python, self.user = image or default_image(), python, user
+        self.image, self.python, self.user = image, python, user
         _watch_engine_version(self.client)
         try:
             self.image_id = self.client.images.get(image).id

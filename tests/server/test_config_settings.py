@@ -118,3 +118,10 @@ def test_the_assay_command_warns_about_a_typo_and_refuses_a_bad_value(instance_e
     bad = CliRunner().invoke(main, ["challenges", "list"])
     assert bad.exit_code == 3 and not isinstance(bad.exception, settings.SettingsError)
     assert "error: ASSAY_SANDBOX_UID must be a whole number, got 'nobody'" in (bad.stderr)
+
+
+def test_the_declared_queue_orders_are_the_ones_the_queue_knows():
+    from server import fairqueue
+
+    assert settings.BY_NAME["ASSAY_QUEUE_ORDER"].choices == fairqueue.ORDERS
+    assert settings.BY_NAME["ASSAY_QUEUE_ORDER"].default == fairqueue.FAIR
