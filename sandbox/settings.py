@@ -552,7 +552,9 @@ _cached: tuple[tuple[tuple[str, str], ...], Any] | None = None
 
 def current() -> Any:
     """The process environment's ``Settings``, parsed again only when an ``ASSAY_*``
-    variable changed (a test's ``monkeypatch.setenv``, the demo naming its instance)."""
+    variable changed (a test's ``monkeypatch.setenv``, the demo naming its instance).
+
+    A call costs a walk over the environment (about 40 us; a parse costs about 100)."""
     global _cached
     key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(PREFIX)))
     cached = _cached
