@@ -16,6 +16,8 @@ outside those two (the ``assay`` commands, the graders' functions, tests that se
 and then call one) asks ``current()``: the environment's settings, parsed again only when an
 ``ASSAY_*`` variable changed.
 
+A declaration is a ``sandbox.envvar.Setting`` (type, parsing, the error's sentence); a bad
+value raises ``SettingsError`` from there, which callers catch as ``settings.SettingsError``.
 The settings table in ``docs/deploy.md`` is generated from ``SETTINGS`` and ``TOOLING``
 (``scripts/settings_table.py``); a test fails when the two differ.
 """
@@ -27,116 +29,14 @@ import difflib
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PREFIX = "ASSAY_"
+from sandbox.envvar import PREFIX, Setting, SettingsError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Where the docs describe every variable (named in warnings and errors).
 DOCS = "docs/deploy.md#settings"
-
-#: The types a setting may have (the table's "type" column).
-KINDS = ("str", "int", "float", "bool", "path", "url", "list", "choice")
-#: The processes that read settings: the web app, the worker, the ``assay`` commands.
-READERS = ("web", "worker", "cli")
-TRUE = ("1", "true", "yes", "on")
-FALSE = ("0", "false", "no", "off")
-
-
-class SettingsError(ValueError):
-    """One or more ``ASSAY_*`` variables hold a value their setting cannot take.
-
-    ``problems`` lists each one as a sentence that names the variable; ``str()`` joins them.
-    """
-
-    def __init__(self, problems: list[str]):
-        self.problems = list(problems)
-        super().__init__("; ".join(self.problems))
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One environment variable: how to parse it, and what to say about it in the docs."""
-
-    name: str
-    kind: str
-    #: The value when the variable is unset or empty; None: the reader works one out
-    #: (``default_text`` says how).
-    default: Any
-    meaning: str
-    readers: tuple[str, ...]
-    #: The default as the docs show it (else the default itself).
-    default_text: str = ""
-    #: ``choice``: the values it takes; ``url``: words it takes besides a URL (``outbox``).
-    choices: tuple[str, ...] = ()
-    #: ``url``: the schemes it takes (empty: any).
-    schemes: tuple[str, ...] = ()
-    #: ``int``/``float``: the smallest value it takes.
-    minimum: float | None = None
-    #: ``int``/``float``: what the number counts, for the error message ("seconds").
-    unit: str = ""
-    #: Never shown (a key or a token).
-    secret: bool = False
-
-    @property
-    def attr(self) -> str:
-        """Its attribute on ``Settings``: ``ASSAY_LEASE_SECONDS`` -> ``lease_seconds``."""
-        return self.name.removeprefix(PREFIX).lower()
-
-    def expects(self) -> str:
-        """What the variable takes, in words, for error messages."""
-        of = f" of {self.unit}" if self.unit else ""
-        if self.kind == "int":
-            return f"a whole number{of}"
-        if self.kind == "float":
-            return f"a number{of}"
-        if self.kind == "bool":
-            return "one of 1, true, yes, on or 0, false, no, off"
-        if self.kind == "choice":
-            return f"one of {', '.join(self.choices)}"
-        if self.kind == "url":
-            forms = [f"{scheme}://..." for scheme in self.schemes] or ["a URL (scheme://...)"]
-            return "one of " + ", ".join([*self.choices, *forms])
-        return "a value"
-
-    def parse(self, raw: str | None) -> Any:
-        """The value of ``raw`` (the variable's text; None or blank: the default), or
-        ``ValueError`` with the sentence an operator reads."""
-        if raw is None or not raw.strip():
-            return self.default
-        text = raw.strip()
-        wrong = ValueError(f"{self.name} must be {self.expects()}, got {raw!r}")
-        if self.kind in ("int", "float"):
-            try:
-                value: Any = int(text) if self.kind == "int" else float(text)
-            except ValueError:
-                raise wrong from None
-            if self.minimum is not None and value < self.minimum:
-                raise ValueError(f"{self.name} must be at least {self.minimum:g}, got {raw!r}")
-            return value
-        if self.kind == "bool":
-            if text.lower() in TRUE:
-                return True
-            if text.lower() in FALSE:
-                return False
-            raise wrong
-        if self.kind == "choice":
-            if text.lower() not in self.choices:
-                raise wrong
-            return text.lower()
-        if self.kind == "url":
-            if text in self.choices:
-                return text
-            scheme, sep, _ = text.partition("://")
-            if not sep or not scheme or (self.schemes and scheme.lower() not in self.schemes):
-                raise wrong
-            return text
-        if self.kind == "path":
-            return Path(text).expanduser()
-        if self.kind == "list":
-            return tuple(item.strip() for item in text.split(",") if item.strip())
-        return raw
 
 
 def _seconds(name: str, default: float, meaning: str, readers=("worker",)) -> Setting:
@@ -562,47 +462,3 @@ def current() -> Any:
         cached = (key, load(dict(key)))
         _cached = cached
     return cached[1]
-
-
-# -- the docs' table -----------------------------------------------------------------------------
-
-
-def _default_text(setting: Setting) -> str:
-    if setting.default_text:
-        return setting.default_text
-    value = setting.default
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, float):
-        return f"`{value:g}`"
-    if value in ("", (), None):
-        return "none"
-    return f"`{value}`"
-
-
-def _type_text(setting: Setting) -> str:
-    if setting.kind == "choice":
-        return " / ".join(f"`{c}`" for c in setting.choices)
-    return setting.kind + (f" ({setting.unit})" if setting.unit else "")
-
-
-def _rows(settings: tuple[Setting, ...]) -> list[str]:
-    head = ["| variable | type | default | read by | meaning |", "|---|---|---|---|---|"]
-    return head + [
-        f"| `{s.name}` | {_type_text(s)} | {_default_text(s)} | {', '.join(s.readers)} "
-        f"| {s.meaning} |"
-        for s in settings
-    ]
-
-
-def markdown() -> str:
-    """The settings table for ``docs/deploy.md`` (between its ``settings`` markers)."""
-    return "\n".join(
-        [
-            *_rows(SETTINGS),
-            "",
-            "Read only by the tests, the benchmarks and the scripts (never by the app):",
-            "",
-            *_rows(TOOLING),
-        ]
-    )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import settings
+from sandbox import envvar, settings
 from sandbox.registry import BACKENDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,8 +30,8 @@ def test_every_declaration_is_complete_and_its_default_fits_its_type():
     assert len(names) == len(set(names))
     for s in settings.SETTINGS:
         assert s.name.startswith("ASSAY_") and s.name == s.name.upper(), s.name
-        assert s.kind in settings.KINDS, s.name
-        assert s.meaning and s.readers and set(s.readers) <= set(settings.READERS), s.name
+        assert s.kind in envvar.KINDS, s.name
+        assert s.meaning and s.readers and set(s.readers) <= set(envvar.READERS), s.name
         assert (s.kind == "choice") <= bool(s.choices), s.name
         if s.default is None:
             assert s.default_text, f"{s.name}: a worked-out default must say how"
