@@ -28,12 +28,9 @@ class _AssayGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except AssayError as exc:
+        except (AssayError, settings.SettingsError) as exc:  # a bad ASSAY_* value: its sentence
             click.secho(f"error: {exc}", fg="red", err=True)
             sys.exit(getattr(exc, "exit_code", EXIT_PLATFORM_FAILED))
-        except settings.SettingsError as exc:  # a bad ASSAY_* value: its sentence, no traceback
-            click.secho(f"error: {exc}", fg="red", err=True)
-            sys.exit(EXIT_PLATFORM_FAILED)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
