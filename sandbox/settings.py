@@ -191,8 +191,8 @@ SETTINGS: tuple[Setting, ...] = (
         "ASSAY_LOG_FORMAT",
         "choice",
         "text",
-        "`json`: one object a line, with `submission_id` and `grading_id`",
-        ("web", "worker"),
+        "the worker's log: `json` writes one object a line, with `submission_id` and `grading_id`",
+        ("worker",),
         choices=("text", "json"),
     ),
     # -- the queue and the worker
