@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from graders.errors import AssayError
+from sandbox import settings
 
 # Exit codes shared by `assay score` and `assay grade`.
 EXIT_PASSED, EXIT_BELOW_BAR, EXIT_SUBMISSION_FAILED, EXIT_PLATFORM_FAILED = 0, 1, 2, 3
@@ -27,7 +28,7 @@ class _AssayGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except AssayError as exc:
+        except (AssayError, settings.SettingsError) as exc:  # a bad ASSAY_* value: its sentence
             click.secho(f"error: {exc}", fg="red", err=True)
             sys.exit(getattr(exc, "exit_code", EXIT_PLATFORM_FAILED))
 
@@ -45,6 +46,8 @@ class _AssayGroup(click.Group):
 @click.version_option(package_name="assay")
 def main() -> None:
     """Assay: assess machine-learning engineers with real, sandboxed coding challenges."""
+    for line in settings.unknown():  # typo help: the nearest known name
+        click.secho(f"warning: {line}", fg="yellow", err=True)
 
 
 # -- challenges ----------------------------------------------------------------------------------

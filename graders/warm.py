@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
 import threading
 import time
@@ -46,11 +45,10 @@ from sandbox.base import Limits, Sandbox
 from sandbox.errors import SandboxError
 from sandbox.lifecycle import make_work_dir, track, untrack
 from sandbox.paths import make_readable
+from sandbox.settings import current
 
 log = logging.getLogger(__name__)
 
-#: How long an idle warm sandbox may wait for a grading before it is replaced.
-MAX_WAIT_SECONDS = float(os.environ.get("ASSAY_WARM_SECONDS", "600"))
 #: How often the pool looks for dead or stale idle slots.
 CHECK_SECONDS = 5.0
 HANDOVER = f"/job/{READY_DIR}/job.json"
@@ -116,8 +114,9 @@ def default_shape() -> Shape | None:
 class WarmSlot:
     """One warm train sandbox; ``hand_over`` gives it its one job."""
 
-    def __init__(self, sandbox: Sandbox, shape: Shape, max_wait: float = MAX_WAIT_SECONDS):
-        self.shape, self.max_wait = shape, max_wait
+    def __init__(self, sandbox: Sandbox, shape: Shape, max_wait: float | None = None):
+        #: How long it may wait for a grading before it is replaced (``ASSAY_WARM_SECONDS``).
+        self.shape, self.max_wait = shape, current().warm_seconds if max_wait is None else max_wait
         self.work = make_work_dir("warm")
         self._token = track(f"folder {self.work}", self._remove_folder)
         self.work.chmod(0o711)  # the sandbox's user traverses it, never lists it
@@ -223,10 +222,11 @@ class WarmPool:
         sandbox: Sandbox,
         shape: Shape | None = None,
         size: int = 1,
-        max_wait: float = MAX_WAIT_SECONDS,
+        max_wait: float | None = None,
         check_seconds: float = CHECK_SECONDS,
     ):
-        self.sandbox, self.shape, self.size, self.max_wait = sandbox, shape, size, max_wait
+        self.sandbox, self.shape, self.size = sandbox, shape, size
+        self.max_wait = current().warm_seconds if max_wait is None else max_wait
         self._idle: list[WarmSlot] = []
         self._busy = 0  # gradings holding the pool (``holding``)
         self._lock = threading.Lock()

@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sandbox import lifecycle, seccomp
+from sandbox import lifecycle, seccomp, settings
 from sandbox.archive import ExtractResult, safe_extract
 from sandbox.base import Job, RunResult, Sandbox, wait_for
 from sandbox.bwrap_command import MB, SANDBOX_UID, bwrap_argv, python_layout, root_binds
@@ -50,7 +50,7 @@ from sandbox.streams import OutputCapture, pump_fd
 #: Host uid/gid the sandbox runs as when the grader is root (ASSAY_SANDBOX_UID/_GID): in no
 #: distribution's allocated range (Debian reserves 65000-65533), so it owns no files and
 #: runs no host process.
-DEFAULT_HOST_ID = 65533
+DEFAULT_HOST_ID = settings.BY_NAME["ASSAY_SANDBOX_UID"].default  # 65533
 INIT_SCRIPT = Path(__file__).with_name("bwrap_init.py")
 INIT_PATH = "/.assay/init.py"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -318,10 +318,11 @@ def host_user() -> tuple[int, int] | None:
     if os.geteuid() != 0:
         return None
     try:
-        uid = int(os.environ.get("ASSAY_SANDBOX_UID") or DEFAULT_HOST_ID)
-        gid = int(os.environ.get("ASSAY_SANDBOX_GID") or uid)
-    except ValueError as exc:
-        raise SandboxUnavailable(f"ASSAY_SANDBOX_UID/GID must be numbers: {exc}") from exc
+        found = settings.current()
+    except settings.SettingsError as exc:
+        raise SandboxUnavailable(str(exc)) from exc
+    uid = found.sandbox_uid
+    gid = found.sandbox_gid if found.sandbox_gid is not None else uid
     if uid <= 0 or gid <= 0:
         raise SandboxUnavailable("ASSAY_SANDBOX_UID/GID must name an unprivileged user, not root")
     return uid, gid
@@ -329,7 +330,7 @@ def host_user() -> tuple[int, int] | None:
 
 def grader_env() -> Path:
     """The bwrap grader environment: ``ASSAY_GRADER_ENV``, default ``var/grader-env``."""
-    return Path(os.environ.get("ASSAY_GRADER_ENV") or REPO_ROOT / "var" / "grader-env")
+    return settings.current().grader_env
 
 
 def _missing_env_message() -> str:

@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from sandbox import lifecycle, seccomp
+from sandbox import lifecycle, seccomp, settings
 from sandbox.archive import ChunkReader, ExtractResult, safe_extract
 from sandbox.base import Job, RunResult, Sandbox, wait_for
 from sandbox.cgroups import pids_current_file
@@ -42,7 +41,12 @@ from sandbox.streams import OutputCapture, pump_demuxed
 
 log = logging.getLogger(__name__)
 
-DEFAULT_IMAGE = os.environ.get("ASSAY_GRADER_IMAGE", "assay-grader:latest")
+
+def default_image() -> str:
+    """The grader image: ``ASSAY_GRADER_IMAGE`` (default ``assay-grader:latest``)."""
+    return settings.current().grader_image
+
+
 DEFAULT_USER = "10001:10001"
 #: pid 1 (``sleep``) runs as another uid, so the job can neither signal nor trace it.
 KEEPER_USER = "65534:65534"
@@ -96,13 +100,14 @@ class DockerSandbox(Sandbox):
 
     def __init__(
         self,
-        image: str = DEFAULT_IMAGE,
+        image: str | None = None,
         python: str = DEFAULT_PYTHON,
         user: str = DEFAULT_USER,
         client=None,
     ):
         if user.split(":")[0] in ("0", "root"):
             raise ValueError("sandboxed jobs never run as root")
+        image = image or default_image()
         docker = _docker()
         self.client = client or docker.from_env()
         self.image, self.python, self.user = image, python, user

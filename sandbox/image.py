@@ -14,7 +14,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from sandbox.docker_backend import DEFAULT_IMAGE
+from sandbox.docker_backend import default_image
 from sandbox.errors import SandboxError, SandboxUnavailable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +25,7 @@ def build_command(offline: bool, tf_package: str) -> list[str]:
     """The command that builds the image (run from the repository root)."""
     if offline:
         return [str(OFFLINE_SCRIPT)]
-    name = DEFAULT_IMAGE.split(":", 1)[0]
+    name = default_image().split(":", 1)[0]
     return [
         "docker",
         "build",
@@ -44,7 +44,7 @@ def build_image(offline: bool, tf_package: str = "tensorflow-cpu") -> None:
     if offline and not OFFLINE_SCRIPT.is_file():
         raise SandboxError(f"{OFFLINE_SCRIPT} is missing: build from a checkout of Assay")
     env = {**os.environ, "TF_PACKAGE": tf_package}
-    env.setdefault("GRADER_IMAGE", DEFAULT_IMAGE.split(":", 1)[0])
+    env.setdefault("GRADER_IMAGE", default_image().split(":", 1)[0])
     try:
         code = subprocess.call(build_command(offline, tf_package), cwd=REPO_ROOT, env=env)
     except FileNotFoundError as exc:
@@ -56,10 +56,11 @@ def build_image(offline: bool, tf_package: str = "tensorflow-cpu") -> None:
         raise SandboxError(f"the grader image build failed (exit {code}); see {where}")
 
 
-def describe_image(name: str = DEFAULT_IMAGE) -> dict:
+def describe_image(name: str | None = None) -> dict:
     """Id, tags, size and build-inputs label of the grader image; ``SandboxUnavailable`` if absent."""
     from sandbox.docker_backend import DockerSandbox
 
+    name = name or default_image()
     ok, reason = DockerSandbox.available()
     if not ok:
         raise SandboxUnavailable(reason)

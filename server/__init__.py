@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from flask import Flask, redirect, session, url_for
 from flask_login import current_user
 
+from sandbox import settings as declared
 from server.config import Config
 from server.db import make_engine, make_session_factory
 from server.extensions import babel, close_db, csrf, limiter, login_manager, select_locale
@@ -14,10 +16,14 @@ from server.summary.listeners import install as install_summary_listeners
 
 
 def create_app(config: Config | None = None) -> Flask:
-    """A configured app: database (migrated when ``AUTO_MIGRATE``), extensions, blueprints."""
-    config = config or Config()
+    """A configured app: database (migrated when ``AUTO_MIGRATE``), extensions, blueprints.
+
+    Without ``config``, the settings are read from the environment now, once (a bad value
+    raises ``SettingsError`` naming it; an unknown ``ASSAY_*`` name is logged)."""
+    config = config or Config(settings=declared.load_at_start(logging.getLogger(__name__)))
     app = Flask(__name__, instance_path=config.INSTANCE_PATH, instance_relative_config=False)
     app.config.from_object(config)
+    app.extensions["assay.settings"] = getattr(config, "settings", None) or declared.current()
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY is not set")
 

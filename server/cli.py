@@ -20,6 +20,8 @@ from pathlib import Path
 
 import click
 
+from sandbox import settings
+
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
 #: Marks a folder that ``assay demo`` made, so that it only ever wipes its own.
 DEMO_MARKER = ".assay-demo"
@@ -326,9 +328,9 @@ def demo(host: str, port: int, instance: Path | None, grade: bool | None, sandbo
     """Prepare data, set up a fresh demo instance, serve web and worker on 127.0.0.1."""
     from graders.dataset_build import prepare
 
-    if grade is None:
-        grade = os.environ.get("ASSAY_DEMO_GRADE", "").lower() in ("1", "true", "yes", "on")
-    folder = fresh_instance(Path(instance or os.environ.get("ASSAY_INSTANCE") or DEMO_INSTANCE))
+    found = settings.current()
+    grade = found.demo_grade if grade is None else grade
+    folder = fresh_instance(Path(instance or found.instance or DEMO_INSTANCE))
     os.environ["ASSAY_INSTANCE"] = str(folder.resolve())
     base = f"http://{host}:{port}"
     os.environ.setdefault("ASSAY_BASE_URL", base)
@@ -365,7 +367,17 @@ def demo(host: str, port: int, instance: Path | None, grade: bool | None, sandbo
 COMMANDS = [serve, worker, doctor, admin, demo]
 
 
-@click.group()
+class _Group(click.Group):
+    """A bad ``ASSAY_*`` value stops a command with its sentence, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except settings.SettingsError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Group)
 def main() -> None:
     """The server commands alone (``python -m server.cli``); ``assay`` has them too."""
 

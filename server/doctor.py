@@ -1,6 +1,6 @@
 """``assay doctor``: is this host ready to serve and grade? Each check says what to fix.
 
-Checks: the sandbox engine (Docker answers, or bubblewrap can run), the grader image, the
+Checks: the settings (every ``ASSAY_*`` variable parses; unknown names are named), the sandbox engine (Docker answers, or bubblewrap can run), the grader image, the
 prepared data tiers, the database (reachable, migrated to the newest revision), the queue
 (reachable) and free disk (instance folder, data folder, Docker's root). Nothing is changed.
 """
@@ -31,6 +31,19 @@ class Check:
         return text + (f"\n       fix: {self.fix}" if self.fix and not self.ok else "")
 
 
+def check_settings() -> Check:
+    """Every ``ASSAY_*`` variable parses (``sandbox.settings``); a name nobody reads is
+    shown with the nearest known one, without failing."""
+    from sandbox import settings
+
+    try:
+        settings.load()
+    except settings.SettingsError as exc:
+        return Check("settings", False, str(exc), f"correct the variable (see {settings.DOCS})")
+    typos = settings.unknown()
+    return Check("settings", True, "; ".join(typos) or "every ASSAY_* variable parses")
+
+
 def check_engine(sandbox: str = "auto") -> Check:
     from sandbox.errors import SandboxUnavailable
     from sandbox.registry import pick_sandbox
@@ -49,8 +62,9 @@ def check_engine(sandbox: str = "auto") -> Check:
 
 
 def check_image() -> Check:
-    from sandbox.docker_backend import DEFAULT_IMAGE
+    from sandbox.docker_backend import default_image
 
+    name = default_image()
     try:
         import docker
 
@@ -61,15 +75,15 @@ def check_image() -> Check:
             "image", True, f"no Docker engine ({type(exc).__name__}): bubblewrap needs no image"
         )
     try:
-        image = client.images.get(DEFAULT_IMAGE)
+        image = client.images.get(name)
     except Exception:
         return Check(
             "image",
             False,
-            f"{DEFAULT_IMAGE} is not in the engine",
+            f"{name} is not in the engine",
             "make image  (or scripts/build-grader-image.sh; ASSAY_GRADER_IMAGE names another)",
         )
-    return Check("image", True, f"{DEFAULT_IMAGE} ({image.short_id})")
+    return Check("image", True, f"{name} ({image.short_id})")
 
 
 def check_data() -> Check:
@@ -162,6 +176,9 @@ def run_checks(config=None, sandbox: str = "auto") -> list[Check]:
     from graders.paths import data_dir
     from server.config import Config
 
+    settings = check_settings()
+    if not settings.ok:
+        return [settings]  # the other checks read the same settings
     config = config or Config()
     steps: list[tuple[str, Callable[[], Check]]] = [
         ("engine", lambda: check_engine(sandbox)),
@@ -174,7 +191,7 @@ def run_checks(config=None, sandbox: str = "auto") -> list[Check]:
             lambda: check_disk([Path(config.INSTANCE_PATH), data_dir(), Path("/var/lib/docker")]),
         ),
     ]
-    checks = []
+    checks = [settings]
     for name, step in steps:
         try:
             checks.append(step())

@@ -126,15 +126,14 @@ class DryRunLane:
             enqueue_dry_run(self.huey, dry_run_id)
 
 
-def warm_pool(sandbox):
-    """One warm sandbox shaped for dry runs (the launch challenges share their limits)."""
-    import os
-
+def warm_pool(sandbox, enabled: bool = True):
+    """One warm sandbox shaped for dry runs (the launch challenges share their limits); none
+    when not ``enabled`` (``ASSAY_WARM=0``)."""
     from graders.challenges import all_challenges
     from graders.dryrun import limits_for
     from graders.warm import Shape, WarmPool
 
-    if isinstance(sandbox, str) or os.environ.get("ASSAY_WARM", "1") == "0":
+    if isinstance(sandbox, str) or not enabled:
         return None
     shapes = {
         Shape.of(limits_for(c, c.spec.dataset.default_tier)) for c in all_challenges().values()

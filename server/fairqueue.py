@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import heapq
 import json
-import os
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,6 +48,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
+from sandbox import settings as declared
 from server.models.assessments import Assessment
 from server.models.base import utcnow
 from server.models.grading import (
@@ -70,12 +70,10 @@ DURATION_WINDOW = 25
 CLAIM_SCAN = 50
 
 
-def order_policy() -> str:
-    """``fair`` or ``fifo``, from ``ASSAY_QUEUE_ORDER``; a wrong value is refused loudly."""
-    value = (os.environ.get("ASSAY_QUEUE_ORDER") or FAIR).strip().lower()
-    if value not in ORDERS:
-        raise ValueError(f"ASSAY_QUEUE_ORDER must be one of {', '.join(ORDERS)}, not {value!r}")
-    return value
+def order_policy(settings=None) -> str:
+    """``fair`` or ``fifo``: ``ASSAY_QUEUE_ORDER`` of ``settings`` (default: the environment's);
+    a wrong value is refused loudly (``SettingsError``, a ``ValueError``)."""
+    return (settings or declared.current()).queue_order
 
 
 # -- placing a grading in the order --------------------------------------------------------------

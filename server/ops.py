@@ -15,12 +15,13 @@ import contextvars
 import hmac
 import json
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, request
+
+from sandbox import settings as declared
 
 bp = Blueprint("ops", __name__)
 
@@ -145,11 +146,12 @@ class JsonFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Root logging for a server process: text, or JSON when ``ASSAY_LOG_FORMAT=json``."""
+def configure_logging(level: int = logging.INFO, log_format: str | None = None) -> None:
+    """Root logging for a server process: text, or JSON when ``log_format`` (default:
+    ``ASSAY_LOG_FORMAT``) is ``json``."""
     handler = logging.StreamHandler()
     handler.addFilter(ContextFilter())
-    if os.environ.get("ASSAY_LOG_FORMAT", "").lower() == "json":
+    if (log_format or declared.current().log_format) == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))

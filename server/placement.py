@@ -16,7 +16,6 @@ candidate's status page and ``/metrics`` say that the grading waits for a GPU wo
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 import socket
 import subprocess
@@ -26,6 +25,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from sandbox import settings as declared
 from server.models.base import utcnow
 from server.models.grading import QUEUED, Grading, Submission
 from server.models.workers import WorkerRecord
@@ -47,9 +47,11 @@ class Capacity:
     slots: int = 1
 
     @classmethod
-    def from_env(cls, slots: int) -> Capacity:
-        value = os.environ.get("ASSAY_WORKER_GPUS")
-        gpus = int(value) if value else detect_gpus()
+    def from_env(cls, slots: int, settings=None) -> Capacity:
+        """``ASSAY_WORKER_GPUS`` of ``settings`` (default: the environment's), else the GPUs
+        ``nvidia-smi`` lists."""
+        value = (settings or declared.current()).worker_gpus
+        gpus = value if value is not None else detect_gpus()
         return cls(gpus=max(0, gpus), slots=max(1, slots))
 
 

@@ -28,6 +28,8 @@ from pathlib import Path
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.storage import SqliteStorage
 
+from sandbox import settings as declared
+
 log = logging.getLogger(__name__)
 
 QUEUE_FILE = "queue.sqlite3"
@@ -37,11 +39,6 @@ GRADE_TASK = "grade"
 #: Dry runs travel on a queue of their own (its Huey name), so that a worker's dry-run lane
 #: takes them at once and full gradings never wait behind them, nor they behind gradings.
 DRY_RUN_QUEUE, DRY_RUN_TASK = "assay-dryrun", "dry_run"
-
-
-def _number(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
 
 
 @dataclass(frozen=True)
@@ -71,17 +68,19 @@ class QueueSettings:
     sandbox: str = "auto"
 
     @classmethod
-    def from_env(cls) -> QueueSettings:
+    def from_env(cls, settings=None) -> QueueSettings:
+        """The queue's part of ``settings`` (default: the environment's, ``current()``)."""
+        s = settings or declared.current()
         return cls(
-            lease_seconds=_number("ASSAY_LEASE_SECONDS", cls.lease_seconds),
-            max_tries=int(_number("ASSAY_MAX_TRIES", cls.max_tries)),
-            sweep_seconds=_number("ASSAY_SWEEP_SECONDS", cls.sweep_seconds),
-            threads=int(_number("ASSAY_WORKER_THREADS", cls.threads)),
-            poll_seconds=_number("ASSAY_POLL_SECONDS", cls.poll_seconds),
-            wake_check_seconds=_number("ASSAY_WAKE_CHECK_SECONDS", cls.wake_check_seconds),
-            epoch_seconds=_number("ASSAY_EPOCH_SECONDS", cls.epoch_seconds),
-            shutdown_seconds=_number("ASSAY_SHUTDOWN_SECONDS", cls.shutdown_seconds),
-            sandbox=os.environ.get("ASSAY_SANDBOX") or cls.sandbox,
+            lease_seconds=s.lease_seconds,
+            max_tries=s.max_tries,
+            sweep_seconds=s.sweep_seconds,
+            threads=s.worker_threads,
+            poll_seconds=s.poll_seconds,
+            wake_check_seconds=s.wake_check_seconds,
+            epoch_seconds=s.epoch_seconds,
+            shutdown_seconds=s.shutdown_seconds,
+            sandbox=s.sandbox,
         )
 
 
@@ -269,7 +268,7 @@ def get_huey(
 
         instance = instance_folder()
     if url is None:
-        url = os.environ.get("ASSAY_QUEUE_URL") or ""
+        url = declared.current().queue_url
     key = (str(Path(instance).resolve()), url, name)
     with _lock:
         if key not in _hueys:

@@ -35,7 +35,6 @@ import http.client
 import ipaddress
 import json
 import logging
-import os
 import secrets
 import socket
 import ssl
@@ -48,6 +47,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from sandbox import settings as declared
 from server.db import after_commit
 from server.models import Webhook, WebhookDelivery, utcnow
 from server.models.api import EVENTS
@@ -63,10 +63,6 @@ TOLERANCE_SECONDS = 300
 _PENDING = "assay.webhooks"
 
 
-#: The operator's list of host names a webhook may target although they are internal.
-ALLOW_HOSTS_ENV = "ASSAY_WEBHOOK_ALLOW_HOSTS"
-
-
 class WebhookError(ValueError):
     """A refused webhook registration; the message says why."""
 
@@ -80,9 +76,9 @@ class TargetRefused(WebhookError):
 
 def allowed_hosts(setting: str | Iterable[str] | None = None) -> frozenset[str]:
     """Host names exempt from the address check: ``setting`` (comma-separated, or a list),
-    else the environment's ``ASSAY_WEBHOOK_ALLOW_HOSTS``."""
+    else the environment's ``ASSAY_WEBHOOK_ALLOW_HOSTS`` (the operator's list)."""
     if setting is None:
-        setting = os.environ.get(ALLOW_HOSTS_ENV, "")
+        setting = declared.current().webhook_allow_hosts
     if isinstance(setting, str):
         setting = setting.split(",")
     return frozenset(h.strip().lower().strip("[]") for h in setting if h.strip())

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from huey.consumer import Consumer
 
+from sandbox import settings as declared
 from server import grading, leases, placement
 from server.after_grading import standard_steps
 from server.ops import configure_logging
@@ -124,9 +125,12 @@ def main(*, threads: int | None = None, sandbox: str | None = None) -> None:
     from server.queue import get_huey
     from server.summary import listeners
 
-    configure_logging()  # text, or JSON lines with the grading's ids (ASSAY_LOG_FORMAT=json)
-    config = Config()
-    settings = QueueSettings.from_env()
+    env = declared.load()  # once, at start: a bad value stops the worker here, named
+    configure_logging(log_format=env.log_format)  # text, or JSON lines with the grading's ids
+    for line in declared.unknown():
+        log.warning("%s", line)
+    config = Config(settings=env)
+    settings = QueueSettings.from_env(env)
     settings = dataclasses.replace(
         settings, threads=threads or settings.threads, sandbox=sandbox or settings.sandbox
     )
@@ -157,8 +161,8 @@ def main(*, threads: int | None = None, sandbox: str | None = None) -> None:
     log.info("after-grading steps: %s", ", ".join(finished.names))
 
     chosen = _sandbox(settings.sandbox)
-    warm = _warm_pool(chosen, settings.threads)
-    capacity = placement.Capacity.from_env(settings.threads)
+    warm = _warm_pool(chosen, settings.threads, env.warm)
+    capacity = placement.Capacity.from_env(settings.threads, env)
     log.info("capacity: %d GPU(s), %d grading(s) at once", capacity.gpus, capacity.slots)
     serve(
         Worker(factory, huey, settings, chosen, on_finished=finished, warm=warm, capacity=capacity),
@@ -174,15 +178,15 @@ def _dry_run_lane(factory, config, settings: QueueSettings, sandbox):
 
     huey = get_dry_run_huey(config.INSTANCE_PATH, config.QUEUE_URL)
     dryruns.use_queue(factory, huey)
-    return DryRunLane(factory, huey, settings, sandbox, warm_pool(sandbox))
+    return DryRunLane(factory, huey, settings, sandbox, warm_pool(sandbox, config.settings.warm))
 
 
-def _warm_pool(sandbox, threads: int):
+def _warm_pool(sandbox, threads: int, enabled: bool):
     """One warm train sandbox per grading thread (issue 14); none with ``ASSAY_WARM=0`` or
     while no backend runs."""
     from graders.warm import WarmPool, default_shape
 
-    if isinstance(sandbox, str) or os.environ.get("ASSAY_WARM", "1") == "0":
+    if isinstance(sandbox, str) or not enabled:
         return None
     log.info("keeping %d warm train sandbox(es)", threads)
     return WarmPool(sandbox, default_shape(), size=threads)

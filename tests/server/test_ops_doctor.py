@@ -54,7 +54,7 @@ def test_the_grader_image_is_found_in_the_engine(skip_or_fail):
 
 def test_run_checks_reports_every_part(app_config):
     names = [c.name for c in run_checks(app_config)]
-    assert names == ["engine", "image", "data", "database", "queue", "disk"]
+    assert names == ["settings", "engine", "image", "data", "database", "queue", "disk"]
 
 
 def test_the_command_exits_1_and_prints_the_fix(tmp_path):

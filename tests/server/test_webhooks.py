@@ -67,7 +67,7 @@ class Receiver:
 def allow_loopback(app, monkeypatch):
     """The operator setting that lets webhooks reach 127.0.0.1 (web app and worker)."""
     app.config["WEBHOOK_ALLOW_HOSTS"] = "127.0.0.1"
-    monkeypatch.setenv(webhooks.ALLOW_HOSTS_ENV, "127.0.0.1")
+    monkeypatch.setenv("ASSAY_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
 
 
 @pytest.fixture
