@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from graders.options import dumps_options
+from graders.pipeline import GradeOptions
 from server.assessments import (
     AssessmentDraft,
     AssessmentError,
@@ -25,11 +27,14 @@ def test_create_with_both_challenges_theory_and_a_bar(db, make_user):
     assessment = create_assessment(db, owner, draft)
     db.commit()
     assert assessment.challenge_slugs == ["lenet5-mnist", "sentiment-bilstm"]
-    assert grading_options(assessment, "lenet5-mnist") == {
-        "tier": "sample",
-        "bars": {"accuracy": 0.95},
-    }
-    assert grading_options(assessment, "sentiment-bilstm") == {"tier": "sample"}
+    # Typed, and stored as only what differs from the defaults (graders.options).
+    assert grading_options(assessment, "lenet5-mnist") == GradeOptions(
+        tier="sample", bars={"accuracy": 0.95}
+    )
+    assert dumps_options(grading_options(assessment, "lenet5-mnist")) == (
+        '{"bars": {"accuracy": 0.95}, "tier": "sample"}'
+    )
+    assert grading_options(assessment, "sentiment-bilstm") == GradeOptions(tier="sample")
 
 
 @pytest.mark.parametrize(
