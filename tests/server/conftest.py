@@ -18,6 +18,7 @@ import itertools
 import os
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -105,9 +106,27 @@ def postgres_template(skip_or_fail) -> Iterator[tuple[sa.Engine, str]]:
     template_url = admin.url.set(database=name)
     upgrade(template_url.render_as_string(hide_password=False))
     yield admin, name
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    drop_database(admin, name)
     admin.dispose()
+
+
+def drop_database(admin: sa.Engine, name: str) -> None:
+    """``DROP DATABASE ... WITH (FORCE)``, retried while PostgreSQL's autovacuum works on it.
+
+    FORCE ends the other sessions on the database, but an autovacuum worker belongs to the
+    server's superuser, which the test role may not signal: the drop then fails with
+    InsufficientPrivilege until the worker is done with it (a fraction of a second)."""
+    import psycopg
+
+    for attempt in itertools.count():
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            return
+        except sa.exc.DBAPIError as exc:
+            if not isinstance(exc.orig, psycopg.errors.InsufficientPrivilege) or attempt >= 60:
+                raise
+            time.sleep(0.25)
 
 
 @pytest.fixture
@@ -124,8 +143,7 @@ def database_url(database: str, tmp_path: Path, migrated_template: Path, request
     with admin.connect() as conn:
         conn.execute(sa.text(f"CREATE DATABASE {name} TEMPLATE {template}"))
     yield admin.url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    drop_database(admin, name)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import os
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
 from graders.report import ErrorInfo, Report, Verdict
@@ -21,6 +20,7 @@ from server import grading as g
 from server.models import Submission, utcnow
 from server.ops import ContextFilter, JsonFormatter, log_context
 from server.queue import get_huey
+from tests.server.conftest import drop_database
 
 pytestmark = pytest.mark.databases
 
@@ -59,8 +59,7 @@ def test_readyz_says_the_queue_is_down(app_config):
 def test_readyz_says_the_database_is_gone(app, client, request):
     admin, _ = request.getfixturevalue("postgres_template")
     name = app.extensions["assay.engine"].url.database
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE {name} WITH (FORCE)"))
+    drop_database(admin, name)
     response = client.get("/readyz")
     assert response.status_code == 503
     assert set(response.json["problems"]) == {"database"}

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from tests.server.conftest import drop_database
+
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATE = "import sys; from server.migrate import upgrade; upgrade(sys.argv[1]); print('ok')"
 
@@ -39,5 +41,4 @@ def test_three_processes_migrating_a_fresh_database_at_once_all_succeed(postgres
         engine.dispose()
         assert len(versions) == 1
     finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        drop_database(admin, name)
