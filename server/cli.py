@@ -344,6 +344,10 @@ def demo(host: str, port: int, instance: Path | None, grade: bool | None, sandbo
         [sys.executable, "-m", "server.cli", "worker"], env=env, start_new_session=True
     )
     procs = [web, work]
+    # SIGTERM (an operator's kill, a container's stop) stops the demo as Ctrl-C does, and
+    # Ctrl-C works even when the shell started the demo with SIGINT ignored (a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         _wait_healthy(base, web)
         click.secho(f"\nAssay demo at {base}/  (instance {folder})", bold=True)
