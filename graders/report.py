@@ -18,7 +18,7 @@ from graders.verdicts import of_report
 
 #: An absolute path of two parts or more, not inside a URL or a relative path ("a/b"),
 #: nor a fraction ("3/4"), nor one made short already ("…/work/solution.py": a report is
-#: scrubbed when stored and again when read, and the second pass changes nothing).
+#: scrubbed when stored, and a second pass changes nothing).
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~…-])(/(?:[\w.+@~-]+/)+[\w.+@~-]*)")
 _PACKAGE_MARKERS = ("site-packages/", "dist-packages/")
 #: Characters of a log kept for a page (the tail: the end is where the error is).
@@ -176,19 +176,18 @@ class Report:
         return _read_report(data)
 
     @classmethod
-    def from_json(cls, text: str | bytes, *, scrub: bool = True) -> Report:
-        """A stored or exported report read back, the one way: ``from_dict`` of the JSON,
-        with host paths made short (``scrub_paths``; also in reports stored before they
-        were scrubbed at storing) unless ``scrub`` is False (numbers only, e.g. the
-        headline). Text that is no JSON object gives an ``UnreadableReport``, never an
-        exception."""
+    def from_json(cls, text: str | bytes) -> Report:
+        """A stored or exported report read back, the one way: ``from_dict`` of the JSON.
+        Stored reports have no host path in them (``to_json`` makes them short, and
+        migration 0018 did so for rows stored before), so reading is only parsing. Text that
+        is no JSON object gives an ``UnreadableReport``, never an exception."""
         try:
             data = json.loads(text)
         except (ValueError, TypeError, RecursionError) as exc:
             return UnreadableReport.of(text, f"not JSON: {exc}")
         if not isinstance(data, dict):
             return UnreadableReport.of(text, f"a JSON {type(data).__name__}, not an object")
-        return _read_report(scrub_paths(data) if scrub else data)
+        return _read_report(data)
 
     def headline(self) -> Headline:
         """What the pass was decided on: the bar's metric (the sentiment sample's bar is on

@@ -121,8 +121,8 @@ class Grading(Base):
 
     @property
     def report(self) -> Report | None:
-        """The stored report read back, the one way (``Report.from_json``: typed, host paths
-        made short, an ``UnreadableReport`` when the text is corrupt); None before the
+        """The stored report read back, the one way (``Report.from_json``: typed, an
+        ``UnreadableReport`` when the text is corrupt); None before the
         grading ends. Parsed once per row and text: pages ask for it several times."""
         if not self.report_json:
             return None

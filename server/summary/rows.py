@@ -77,7 +77,7 @@ class CandidateRow:
 def _headline(report_json: str | None, slug: str) -> tuple[str, float | None, float | None]:
     if not report_json:
         return "", None, None
-    return Report.from_json(report_json, scrub=False).headline()
+    return Report.from_json(report_json).headline()
 
 
 def _outcome(cells: list[ChallengeCell]) -> str:

@@ -1,16 +1,19 @@
 """The first hour's queries on SQLite and PostgreSQL: the reviewer's home counts (one grouped
 query with FILTER), the sweep of timed-out drafts, editing an assessment's challenges in place,
-the recruiter's own outbox rows."""
+the recruiter's own outbox rows; the migration that scrubs reports stored with host paths."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
+from graders.report import Report
 from server import assessments, candidates
 from server.mail import Mail, OutboxBackend
-from server.models import MailOutbox, ReviewAssignment, TheoryAnswer, utcnow
+from server.models import Grading, MailOutbox, ReviewAssignment, TheoryAnswer, utcnow
 from server.reviewing import decisions
 from server.summary import awaiting
 from tests.server.test_review import _submission, graded_report
@@ -84,3 +87,43 @@ def test_outbox_rows_keep_their_sender(db, make_user):
     OutboxBackend(db).send(Mail("a@example.test", "s", "b", sender_id=sender.id))
     db.commit()
     assert db.query(MailOutbox).one().sender_id == sender.id
+
+
+def test_the_migration_scrubs_reports_stored_with_host_paths(
+    app, database_url, db, make_assessment, make_invitation
+):
+    from alembic import command
+
+    from server.migrate import alembic_config, upgrade
+
+    factory = app.extensions["assay.sessions"]
+
+    invitation, _ = make_invitation(assessment=make_assessment(), opened_at=utcnow())
+    report = graded_report()
+    report.logs["train stderr"] = 'File "/home/grader/jobs/7/solution.py", line 15\n'
+    old = _submission(db, invitation, report, "graded").gradings[0].id
+    clean = _submission(db, invitation, graded_report(), "graded").gradings[0].id
+    corrupt = _submission(db, invitation, graded_report(), "graded").gradings[0].id
+    with factory() as session:  # as rows were stored before reports were scrubbed at storing
+        session.execute(
+            sa.update(Grading)
+            .where(Grading.id == old)
+            .values(report_json=json.dumps(report.to_dict()))
+        )
+        session.execute(
+            sa.update(Grading)
+            .where(Grading.id == corrupt)
+            .values(report_json='{"logs": "cut at /home/grader/jobs/8/solution.py')
+        )
+        before = session.get(Grading, clean).report_json
+        session.commit()
+    app.extensions["assay.engine"].dispose()
+    config = alembic_config(database_url)
+    command.downgrade(config, "0017_session_version")
+    upgrade(database_url)
+    with factory() as session:
+        stored = session.get(Grading, old).report_json
+        assert "/home/grader" not in stored and "…/7/solution.py" in stored
+        assert Report.from_json(stored).logs["train stderr"] == 'File "…/7/solution.py", line 15\n'
+        assert session.get(Grading, clean).report_json == before  # nothing to do: untouched
+        assert session.get(Grading, corrupt).report_json == '{"logs": "cut at …/8/solution.py'
