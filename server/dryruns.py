@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from graders.contract import STEPS, Outcome, is_candidate_code
-from graders.options import dumps_options
+from graders.options import OptionsError, dumps_options, loads_options
 from graders.pipeline import GradeOptions
 from server.db import after_commit
 from server.grading import enqueue_submission
@@ -282,7 +282,18 @@ def _after(session: Session, dry_run_id: int, submission_id: int, code: str) -> 
         session.commit()
         return "failed"
     row = session.get(DryRun, dry_run_id)
-    enqueue_submission(session, submission, _loads(row.options_json))
+    try:
+        options = loads_options(row.options_json)
+    except OptionsError as exc:
+        # Kept before options were checked (an unknown key): the grading is queued with the
+        # options as they were stored, so its claim refuses it with this note, spending no
+        # attempt, as it does a grading of that time; raising here would undo the result and
+        # fail every later sweep on the same row.
+        log.error("dry run %s: %s; its grading will be refused", dry_run_id, exc)
+        grading = enqueue_submission(session, submission, GradeOptions())
+        grading.options_json = row.options_json
+    else:
+        enqueue_submission(session, submission, options)
     session.commit()
     return "platform" if code else "passed"
 

@@ -169,6 +169,39 @@ def test_a_dry_run_whose_worker_died_twice_is_graded_anyway(client, db, factory,
     assert db.query(Submission).one().counts_as_attempt is True
 
 
+def test_a_dry_run_kept_with_an_unknown_option_still_ends_and_its_grading_is_refused(
+    client, db, factory, make_invitation
+):
+    from server import leases
+
+    _, token = make_invitation(opened_at=utcnow())
+    _upload(client, token, REFERENCE)
+    row = db.query(DryRun).one()
+    row.options_json = json.dumps({"tier": "sample", "epochs_cap": 2})  # a key since removed
+    db.commit()
+    now = utcnow()
+    for _attempt in range(2):  # its worker dies twice: the sweep grades it anyway
+        with factory() as session:
+            assert dryruns.claim(session, row.id, 60, now=now) is not None
+        now += timedelta(seconds=120)
+        with factory() as session:
+            done = dryruns.requeue_expired(session, now=now)
+    assert done["graded anyway"] == [row.id]
+    with factory() as session:  # the next sweep has nothing left to do with it
+        assert dryruns.requeue_expired(session, now=now) == {"requeued": [], "graded anyway": []}
+    db.expire_all()
+    grading = db.query(Grading).one()
+    assert grading.options_json == row.options_json and grading.status == "queued"
+    with factory() as session:  # its claim says why it will not run, as for any such grading
+        claim = leases.claim(session, grading.id, 60)
+        assert "epochs_cap" in claim.options_error
+        leases.refuse_options(session, claim)
+    db.expire_all()
+    refused = db.query(Grading).one()
+    assert refused.error_code == "platform_error" and "epochs_cap" in refused.platform_note
+    assert db.query(Submission).one().counts_as_attempt is False  # no attempt spent
+
+
 def test_reviewers_see_the_dry_runs_in_the_history(
     client, db, factory, make_invitation, make_user, login
 ):
