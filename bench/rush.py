@@ -23,10 +23,11 @@ and gradings finished twice (both must be 0), and the median absolute error of t
 time estimated when each submission arrived (``server.fairqueue.estimate``, what the
 candidate's page shows) against the real claim time.
 
-Usage (the full run takes hours on two shared cores; the lead runs it):
+Usage (the full run takes about 80 minutes on two cores with nothing else running; other
+work on the machine slows the containers and skews the comparison):
 
     .venv/bin/python bench/rush.py --scale 0.1                       # both databases
-    .venv/bin/python bench/rush.py --scale 1 --databases postgresql sqlite
+    .venv/bin/python bench/rush.py --scale 1 --train-limit 300       # as in docs/benchmarks.md
 """
 
 # ruff: noqa: E402 (sys.path is fixed before the standard library is imported)

@@ -9,7 +9,7 @@ check, when a worker claims it (the grading then fails with a platform note).
 
 Only the fields that differ from their default are stored (``{"tier": "sample"}``), as the
 web app always stored them. ``split_seed`` is never stored: it is the assessment's secret,
-handed to the worker by its claim (``server.splits``).
+handed to the worker by its claim (``server.split_secrets``).
 """
 
 from __future__ import annotations

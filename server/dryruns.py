@@ -40,7 +40,7 @@ from server.models.base import utcnow
 from server.models.dryruns import DRY_FAILED, DRY_PASSED, DRY_QUEUED, DRY_RUNNING, DryRun
 from server.models.grading import Submission
 from server.models.invitations import Invitation
-from server.splits import secret_for
+from server.split_secrets import secret_for
 from server.summary.changes import touch_submission
 
 log = logging.getLogger(__name__)

@@ -63,7 +63,7 @@ from server.models.grading import (
     Submission,
 )
 from server.models.invitations import Invitation
-from server.splits import secret_for
+from server.split_secrets import secret_for
 from server.summary.changes import touch_submission
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class Claim:
     #: The stored options, read strictly (``graders.options``); the defaults when they could
     #: not be read, and then ``options_error`` says why.
     options: GradeOptions
-    #: The assessment's split secret (server/splits.py), or None: the grading draws a
+    #: The assessment's split secret (server/split_secrets.py), or None: the grading draws a
     #: fresh one. Never stored with the grading's options.
     split_seed: str | None = field(default=None, repr=False)
     started_at: datetime | None = None

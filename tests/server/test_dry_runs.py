@@ -365,7 +365,7 @@ def test_the_self_checks_slice_is_from_the_assessments_train_rows_never_its_test
     from graders.challenges import get_challenge
     from graders.service import open_verified_dataset
     from graders.splits import for_grading
-    from server.splits import secret_for
+    from server.split_secrets import secret_for
 
     invitation, token = make_invitation(opened_at=utcnow())
     response = client.get(f"/c/{token}/challenges/lenet5-mnist/starter")
